@@ -18,11 +18,13 @@ missing the recipe falls back to a fresh Synth per render in-process (no crash i
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import select
 import signal
 import struct
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from synthmatch.render.probe import WARMUP_NOTE_S, WARMUP_RENDER_S, Probe
 Status = Literal["ok", "crash", "timeout", "load_failed", "error"]
 
 _ZYGOTES: dict[int, Any] = {}
+_ZYGOTE_LOCK = threading.Lock()
 _HEADER = struct.Struct("<BQ")  # status byte, payload length
 _OK, _ERR, _LOAD_FAILED = 0, 1, 2
 
@@ -81,12 +84,13 @@ class RenderOutcome:
 
 def zygote(sample_rate: int) -> Any:
     """This process's pristine engine for ``sample_rate`` (built on first use, never rendered)."""
-    synth = _ZYGOTES.get(sample_rate)
-    if synth is None:
-        synth = _vita().Synth()
-        synth.set_sample_rate(sample_rate)
-        _ZYGOTES[sample_rate] = synth
-    return synth
+    with _ZYGOTE_LOCK:  # one zygote per process and rate, even with a thread executor
+        synth = _ZYGOTES.get(sample_rate)
+        if synth is None:
+            synth = _vita().Synth()
+            synth.set_sample_rate(sample_rate)
+            _ZYGOTES[sample_rate] = synth
+        return synth
 
 
 def _render_on(synth: Any, preset_json: str, probe: Probe) -> np.ndarray:
@@ -109,6 +113,7 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 def _child(write_fd: int, preset_json: str, probe: Probe) -> None:  # pragma: no cover - runs in fork
+    faulthandler.disable()  # an engine crash is expected and reported by the parent
     code = 0
     try:
         audio = _render_on(zygote(probe.sample_rate), preset_json, probe)
@@ -156,10 +161,12 @@ def render_isolated(preset_json: str, probe: Probe, *, timeout_s: float = 60.0) 
     t0 = time.monotonic()
     if not hasattr(os, "fork"):  # pragma: no cover - Windows
         return render_in_process(preset_json, probe)
-    synth = zygote(probe.sample_rate)  # build before forking so every child shares it
-    del synth
+    zygote(probe.sample_rate)  # build before forking so every child shares it
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    # Never fork while another thread is inside the engine (it may hold allocator locks the child
+    # would inherit locked): zygote construction and forks share one lock.
+    with _ZYGOTE_LOCK:
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         os.close(read_fd)
         _child(write_fd, preset_json, probe)

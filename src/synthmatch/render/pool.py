@@ -157,3 +157,12 @@ def render(preset: Any, probe: Probe = DEFAULT_PROBE, *, timeout_s: float = 60.0
     """Render one preset with the deterministic recipe in an isolated worker."""
     pool = shared_pool()
     return pool.executor.submit(render_task, preset_json_of(preset), probe.to_dict(), timeout_s).result()
+
+
+def submit_variant(
+    pool: RenderPool, base_json: str, changes: dict[str, float], probe: Probe = DEFAULT_PROBE
+) -> Future[RenderOutcome]:
+    """Submit a render of ``base_json`` with control ``changes`` (see :mod:`synthmatch.render.session`)."""
+    from synthmatch.render.session import variant_task
+
+    return pool.executor.submit(variant_task, base_json, dict(changes), probe.to_dict(), pool.timeout_s)

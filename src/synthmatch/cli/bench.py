@@ -1,0 +1,51 @@
+"""`synthmatch bench ...`: the benchmark protocol and the throughput benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pathlib
+
+
+def _default_presets() -> str:
+    from synthmatch.data_paths import shared_dir
+
+    return str(shared_dir() / "presets" / "train")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks: the sound-matching protocol and render throughput")
+    bsub = p.add_subparsers(dest="bench_command", metavar="BENCH")
+
+    r = bsub.add_parser("render", help="render throughput: the pool against a plain loop of vita renders")
+    r.add_argument("--presets", default=None, help="folder of .vital presets (default: shared train presets)")
+    r.add_argument("--n", type=int, default=24, help="number of presets in the mix")
+    r.add_argument("--workers", default="1,2", help="comma-separated worker counts to measure")
+    r.add_argument("--rounds", type=int, default=3, help="rounds per configuration (medians are reported)")
+    r.add_argument("--probe", default="", help="probe overrides, e.g. 'render_seconds=2,note_seconds=1'")
+    r.add_argument("--json", default=None, help="also write the report as JSON here")
+    r.set_defaults(func=run_render)
+
+    try:
+        bench_protocol = importlib.import_module("synthmatch.cli.bench_protocol")
+    except ModuleNotFoundError as exc:
+        if exc.name != "synthmatch.cli.bench_protocol":
+            raise
+    else:
+        bench_protocol.register(bsub)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from synthmatch.bench.throughput import measure, mixed_presets
+    from synthmatch.render.probe import Probe
+
+    probe = Probe.parse(args.probe) if args.probe else Probe()
+    presets = mixed_presets(args.presets or _default_presets(), args.n)
+    workers = tuple(int(w) for w in args.workers.split(","))
+    report = measure(presets, probe=probe, workers=workers, rounds=args.rounds)
+    print(report.format())
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
+    return 0

@@ -1,0 +1,56 @@
+"""`synthmatch library build|info`: the retrieval library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("library", help="build or inspect a retrieval library")
+    lsub = p.add_subparsers(dest="library_command", metavar="LIBRARY")
+    b = lsub.add_parser("build", help="render and embed presets into a library")
+    src = b.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="a dataset folder built by 'synthmatch dataset build'")
+    src.add_argument("--sampler", help="sample presets on the fly with this sampler (lhs, preset, mix)")
+    b.add_argument("--n", type=int, default=2000, help="items to sample (with --sampler)")
+    b.add_argument("--seed", type=int, default=1, help="sampler seed (with --sampler)")
+    b.add_argument("--out", required=True, help="output library folder")
+    b.add_argument("--embedding", default="handcrafted", help="registered embedding name")
+    b.add_argument("--workers", type=int, default=None)
+    b.set_defaults(func=run_build)
+    i = lsub.add_parser("info", help="print a library's provenance")
+    i.add_argument("library")
+    i.set_defaults(func=run_info)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from synthmatch.cli.progress import progress_bar
+    from synthmatch.search.build import build_from_dataset, build_from_sampler
+
+    with progress_bar("rendering library", unit="preset") as progress:
+        if args.dataset:
+            lib = build_from_dataset(
+                args.dataset, embedding=args.embedding, workers=args.workers, progress=progress
+            )
+        else:
+            lib = build_from_sampler(
+                args.sampler,
+                n=args.n,
+                seed=args.seed,
+                embedding=args.embedding,
+                workers=args.workers,
+                progress=progress,
+            )
+    lib.save(args.out)
+    print(f"library: {len(lib)} items -> {args.out} (skipped: {lib.provenance.get('skipped')})")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from synthmatch.search.library import Library
+
+    lib = Library.load(args.library, check=False)
+    print(json.dumps(lib.provenance, indent=1))
+    return 0

@@ -1,0 +1,72 @@
+"""`synthmatch match TARGET [-o DIR] [--budget N | --seconds S] [--candidates K] [--note auto|N]`."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+from synthmatch.errors import SynthmatchError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from synthmatch.search.match import DEFAULT_BUDGET, DEFAULT_CANDIDATES
+
+    p = sub.add_parser("match", help="find Vital presets that reproduce a sound")
+    p.add_argument("target", help="audio file (WAV, FLAC, OGG, MP3, AIFF)")
+    p.add_argument("-o", "--out", default=None, help="output folder (default: ./match-<target name>)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--budget", type=int, default=DEFAULT_BUDGET, help=f"render budget (default {DEFAULT_BUDGET})"
+    )
+    g.add_argument("--seconds", type=float, default=None, help="time limit instead of a render budget")
+    p.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES, help="distinct candidates to return")
+    p.add_argument("--note", default="auto", help="MIDI note to play, or 'auto' to detect it")
+    p.add_argument("--library", default=None, help="library folder (default: the bundled library)")
+    p.add_argument("--workers", type=int, default=None, help="render workers (default: CPU count)")
+    p.add_argument("--refiner", default="cmaes", help="refinement strategy (cmaes, none)")
+    p.add_argument("--max-seconds", type=float, default=30.0, help="refuse targets longer than this")
+    p.add_argument("--llm", default=None, help="rewrite the tutorial with an LLM (anthropic, openai, ollama)")
+    p.add_argument("--no-tutorial", action="store_true", help="do not write the tutorial")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from synthmatch.cli.progress import progress_bar
+    from synthmatch.search.match import Matcher
+    from synthmatch.search.report import write_outputs
+
+    if args.note != "auto":
+        try:
+            note = int(args.note)
+        except ValueError:
+            raise SynthmatchError(
+                f"--note {args.note!r} must be 'auto' or a MIDI note number 0–127"
+            ) from None
+    else:
+        note = None
+    budget = None if args.seconds is not None else args.budget
+    out = pathlib.Path(args.out or f"match-{pathlib.Path(args.target).stem}")
+    with Matcher(library=args.library, workers=args.workers, refiner=args.refiner) as m:
+        with progress_bar("matching", total=budget, unit="render") as progress:
+            result = m.match(
+                args.target,
+                budget=budget,
+                seconds=args.seconds,
+                candidates=args.candidates,
+                note=note,
+                progress=progress,
+                max_seconds_audio=args.max_seconds,
+            )
+    paths = write_outputs(result, out, tutorial=not args.no_tutorial, llm=args.llm)
+    best = result.best
+    if result.interrupted:
+        print("interrupted: returning the best preset found so far")
+    print(
+        f"note {result.probe.note} (detected {result.analysis['midi_note']}), "
+        f"{result.renders} renders, {result.timings['total']:.1f} s"
+    )
+    for i, c in enumerate(result.candidates):
+        print(f"  candidate {i + 1}: MSS-mel {c.metrics['mss_mel']:.3f} dB  ({c.origin})")
+    print(f"best preset: {paths['preset']}\nreport: {paths['report']}")
+    _ = best
+    return 0

@@ -1,0 +1,248 @@
+"""The retrieval library: rendered presets, their embeddings, and a faiss index over them.
+
+On disk a library is a folder:
+
+* ``library.json`` — provenance: spec hash, probe, embedding name and config, size, sampler and
+  seed, package/`vita` versions, creation time. Loading a library made for another parameter
+  space, probe or embedding raises :class:`~synthmatch.errors.SpecMismatchError`.
+* ``embeddings.npy`` — float32 [N, D]; the faiss index is built from it on load (flat L2 up to
+  :data:`FLAT_LIMIT` items, IVF beyond).
+* ``presets.jsonl.gz`` — one compact record per item: non-default values, connections, and
+  asset ids.
+* ``assets.json.gz`` — wavetables, LFO shapes and samples by content id (deduplicated).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from synthmatch import __version__
+from synthmatch.errors import SpecMismatchError, SynthmatchError
+from synthmatch.render.probe import Probe
+from synthmatch.vital.modulation import Modulation
+from synthmatch.vital.preset import Preset
+from synthmatch.vital.spec import default_space
+
+FLAT_LIMIT = 200_000
+FORMAT_VERSION = 1
+
+
+def _asset_id(obj: Any) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def compact_record(preset: Preset, assets: dict[str, Any]) -> dict[str, Any]:
+    """A small JSON record of a preset; its assets are added to ``assets`` by content id."""
+    space = default_space()
+    values = {k: v for k, v in preset.values.items() if v != space[k].default}
+    ids = {}
+    for key, items in (("wt", preset.wavetables), ("lfo", preset.lfo_shapes)):
+        ids[key] = []
+        for obj in items:
+            aid = _asset_id(obj)
+            assets.setdefault(aid, obj)
+            ids[key].append(aid)
+    sid = _asset_id(preset.sample)
+    assets.setdefault(sid, preset.sample)
+    mods = [
+        [m.source, m.destination, m.amount, int(m.bipolar), m.power, int(m.stereo), int(m.bypass)]
+        for m in preset.modulations
+    ]
+    rec: dict[str, Any] = {"v": values, "m": mods, "wt": ids["wt"], "lfo": ids["lfo"], "s": sid}
+    if preset.meta.get("preset_name"):
+        rec["name"] = preset.meta["preset_name"]
+    return rec
+
+
+def preset_from_record(rec: dict[str, Any], assets: dict[str, Any]) -> Preset:
+    """Inverse of :func:`compact_record`."""
+    space = default_space()
+    values = {n: space[n].default for n in space.control_names()}
+    values.update({k: float(v) for k, v in rec["v"].items()})
+    mods = [
+        Modulation(s, d, amount=a, bipolar=bool(b), power=p, stereo=bool(st), bypass=bool(by))
+        for s, d, a, b, p, st, by in rec["m"]
+    ]
+    return Preset(
+        values=values,
+        modulations=mods,
+        wavetables=[json.loads(json.dumps(assets[a])) for a in rec["wt"]],
+        lfo_shapes=[json.loads(json.dumps(assets[a])) for a in rec["lfo"]],
+        sample=json.loads(json.dumps(assets[rec["s"]])),
+        meta={"preset_name": rec.get("name", "library item")},
+    )
+
+
+@dataclass
+class Library:
+    """Embeddings of rendered presets plus the presets themselves, searchable by k-NN."""
+
+    embeddings: np.ndarray  # float32 [N, D]
+    records: list[dict[str, Any]]
+    assets: dict[str, Any]
+    provenance: dict[str, Any]
+    _index: Any = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def probe(self) -> Probe:
+        return Probe.from_dict(self.provenance["probe"])
+
+    @property
+    def embedding_name(self) -> str:
+        return str(self.provenance["embedding"]["name"])
+
+    def preset(self, i: int) -> Preset:
+        return preset_from_record(self.records[i], self.assets)
+
+    def index(self) -> Any:
+        if self._index is None:
+            import faiss
+
+            x = np.ascontiguousarray(self.embeddings, dtype=np.float32)
+            d = x.shape[1]
+            if len(x) <= FLAT_LIMIT:
+                idx = faiss.IndexFlatL2(d)
+            else:  # pragma: no cover - large libraries
+                nlist = int(4 * np.sqrt(len(x)))
+                idx = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, nlist)
+                idx.train(x)
+                idx.nprobe = 16
+            idx.add(x)
+            self._index = idx
+        return self._index
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest items to ``query`` [shape=(D,)]: (indices [k], squared L2 distances [k])."""
+        q = np.ascontiguousarray(np.asarray(query, np.float32).reshape(1, -1))
+        if q.shape[1] != self.embeddings.shape[1]:
+            raise SpecMismatchError(
+                f"query embedding has {q.shape[1]} dims, the library {self.embeddings.shape[1]}. "
+                "Hint: embed the query with the library's embedding (library.json)."
+            )
+        dist, idx = self.index().search(q, min(k, len(self)))
+        keep = idx[0] >= 0
+        return idx[0][keep], dist[0][keep]
+
+    # -- persistence -------------------------------------------------------------------
+    def save(self, folder: str | os.PathLike[str]) -> pathlib.Path:
+        """Write atomically (to a temporary folder, then renamed)."""
+        out = pathlib.Path(folder)
+        tmp = out.with_name(out.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        np.save(tmp / "embeddings.npy", self.embeddings.astype(np.float32))
+        with gzip.open(tmp / "presets.jsonl.gz", "wt") as fh:
+            for rec in self.records:
+                fh.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        with gzip.open(tmp / "assets.json.gz", "wt") as fh:
+            json.dump(self.assets, fh, separators=(",", ":"))
+        (tmp / "library.json").write_text(json.dumps(self.provenance, indent=1))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+        return out
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], *, check: bool = True) -> Library:
+        p = pathlib.Path(folder)
+        meta = p / "library.json"
+        if not meta.exists():
+            raise SynthmatchError(
+                f"{p} is not a synthmatch library (no library.json). Hint: build one with "
+                "'synthmatch library build --dataset DIR --out LIB'."
+            )
+        provenance = json.loads(meta.read_text())
+        if check:
+            space = default_space()
+            if provenance.get("spec_hash") != space.spec_hash:
+                raise SpecMismatchError(
+                    f"library {p} was built for parameter space {provenance.get('spec_hash')}, "
+                    f"this synthmatch uses {space.spec_hash}. Hint: rebuild the library with this version."
+                )
+        emb = np.load(p / "embeddings.npy")
+        with gzip.open(p / "presets.jsonl.gz", "rt") as fh:
+            records = [json.loads(line) for line in fh if line.strip()]
+        with gzip.open(p / "assets.json.gz", "rt") as fh:
+            assets = json.load(fh)
+        if len(records) != len(emb):
+            raise SynthmatchError(
+                f"library {p} is inconsistent: {len(records)} presets, {len(emb)} embeddings"
+            )
+        return cls(emb, records, assets, provenance)
+
+
+def build_library(
+    presets: Sequence[Preset],
+    *,
+    probe: Probe,
+    embedding: Any,
+    pool: Any,
+    progress: Callable[[int, int], None] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Library:
+    """Render ``presets`` at ``probe`` on ``pool``, embed the renders, and build a library.
+
+    Items whose render fails or is silent are skipped and counted in the provenance.
+    """
+    from synthmatch.render.engine import audio_problem, engine_version
+
+    records: list[dict[str, Any]] = []
+    assets: dict[str, Any] = {}
+    vecs: list[np.ndarray] = []
+    skipped: dict[str, int] = {}
+    results: dict[int, np.ndarray] = {}
+    for i, out in pool.imap(list(presets), probe, progress=progress):
+        reason = out.status if not out.ok else audio_problem(out.audio)
+        if reason is not None and reason != "clipped":
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
+        results[i] = embedding.embed(out.mono, probe.sample_rate)
+    for i in sorted(results):
+        records.append(compact_record(presets[i], assets))
+        vecs.append(results[i])
+    if not vecs:
+        raise SynthmatchError("no usable renders: the library would be empty")
+    prov = {
+        "format": FORMAT_VERSION,
+        "spec_hash": default_space().spec_hash,
+        "probe": probe.to_dict(),
+        "embedding": {"name": embedding.name, "config": _config_dict(embedding)},
+        "size": len(records),
+        "skipped": skipped,
+        "versions": {"synthmatch": __version__, "vita": engine_version(), "numpy": np.__version__},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    prov.update(provenance or {})
+    return Library(np.stack(vecs).astype(np.float32), records, assets, prov)
+
+
+def _config_dict(embedding: Any) -> dict[str, Any]:
+    cfg = getattr(embedding, "config", None)
+    if cfg is None:
+        return {}
+    if hasattr(cfg, "to_dict"):
+        return dict(cfg.to_dict())
+    return dict(getattr(cfg, "__dict__", {}))
+
+
+def default_library_path() -> pathlib.Path:
+    """The library shipped with the package (``$SYNTHMATCH_LIBRARY`` overrides)."""
+    env = os.environ.get("SYNTHMATCH_LIBRARY")
+    if env:
+        return pathlib.Path(env)
+    return pathlib.Path(__file__).resolve().parents[1] / "resources" / "library"

@@ -1,0 +1,314 @@
+"""`match()`: turn a target sound into Vital presets that reproduce it.
+
+Pipeline (every stage under one render budget and/or time limit):
+
+1. load the target (any format) and analyse it: MIDI note, note length, velocity → the probe;
+2. retrieve candidates from the library by embedding k-NN (no renders: ~tens of ms);
+3. re-rank the top candidates by rendering them at the target's probe and scoring with MSS-mel;
+4. refine the best distinct start presets with the registered refiner (CMA-ES by default);
+5. return K distinct candidates, each re-rendered canonically and scored with every metric.
+
+Ctrl-C (or ``cancel()``) stops the search and returns the best found so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from synthmatch import __version__
+from synthmatch.errors import SynthmatchError
+from synthmatch.render.pool import RenderPool
+from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S, Probe
+from synthmatch.search.library import Library, default_library_path
+from synthmatch.search.refine import Budget, BudgetExhausted, Evaluation, Objective, get_refiner
+from synthmatch.vital.preset import Preset
+from synthmatch.vital.spec import default_space
+
+#: Default search settings (declared once; the CLI and the benchmark read them).
+DEFAULT_BUDGET = 160
+DEFAULT_CANDIDATES = 3
+DEFAULT_RERANK = 12
+DEFAULT_STARTS = 2
+RENDER_SECONDS_RANGE = (1.0, 8.0)
+
+
+@dataclass
+class Candidate:
+    preset: Preset
+    audio: np.ndarray  # mono [n] at the probe's sample rate (canonical render)
+    metrics: dict[str, float]
+    origin: str  # e.g. "library #123 + cmaes"
+
+
+@dataclass
+class MatchResult:
+    target: np.ndarray  # mono [n]
+    sample_rate: int
+    probe: Probe
+    analysis: dict[str, Any]
+    candidates: list[Candidate]
+    renders: int
+    timings: dict[str, float]
+    settings: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        from synthmatch.render.engine import engine_version
+
+        return {
+            "probe": self.probe.to_dict(),
+            "analysis": self.analysis,
+            "candidates": [
+                {"origin": c.origin, "metrics": c.metrics, "name": c.preset.meta.get("preset_name")}
+                for c in self.candidates
+            ],
+            "renders": self.renders,
+            "timings_s": self.timings,
+            "settings": self.settings,
+            "interrupted": self.interrupted,
+            "versions": {
+                "synthmatch": __version__,
+                "vita": engine_version(),
+                "spec_hash": default_space().spec_hash,
+            },
+        }
+
+
+def probe_for(
+    analysis: Any, *, duration_s: float, note: int | None = None, sample_rate: int = 44100
+) -> Probe:
+    """The probe that reproduces a target: detected (or given) note, note length and velocity."""
+    lo, hi = RENDER_SECONDS_RANGE
+    render_s = float(min(max(math.ceil(duration_s * 4) / 4, lo), hi))
+    midi = (
+        note
+        if note is not None
+        else (analysis.midi_note if analysis.midi_note is not None else DEFAULT_PROBE.note)
+    )
+    note_s = float(analysis.note_length_s or DEFAULT_PROBE.note_seconds)
+    note_s = min(max(note_s, 0.05), render_s - NOTE_OFF_MARGIN_S)
+    velocity = float(
+        min(max(getattr(analysis, "velocity", DEFAULT_PROBE.velocity) or DEFAULT_PROBE.velocity, 0.05), 1.0)
+    )
+    return Probe(
+        note=int(min(max(midi, 0), 127)),
+        velocity=velocity,
+        note_seconds=note_s,
+        render_seconds=render_s,
+        sample_rate=sample_rate,
+    )
+
+
+def _fit(audio: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, np.float32)
+    m = min(n, len(audio))
+    out[:m] = audio[:m]
+    return out
+
+
+def _distinct(
+    evals: list[Evaluation], k: int, *, min_param_dist: float = 0.02, min_score_gap: float = 0.02
+) -> list[Evaluation]:
+    """Up to ``k`` best evaluations that are not near-duplicates (in parameters and in score)."""
+    chosen: list[tuple[Evaluation, np.ndarray]] = []
+    for e in sorted((e for e in evals if math.isfinite(e.score)), key=lambda e: e.score):
+        x, c = e.preset.to_vector()
+        vec = np.concatenate([x, c.astype(np.float32) * 0.5])
+        dup = False
+        for other, ov in chosen:
+            pd = float(np.mean(np.abs(vec - ov)))
+            if pd < min_param_dist or (
+                abs(other.score - e.score) < min_score_gap * max(other.score, 1e-6)
+                and pd < 5 * min_param_dist
+            ):
+                dup = True
+                break
+        if not dup:
+            chosen.append((e, vec))
+        if len(chosen) == k:
+            break
+    return [e for e, _ in chosen]
+
+
+class Matcher:
+    """Holds the library, the pool and the settings; ``match()`` many targets with one set-up."""
+
+    def __init__(
+        self,
+        *,
+        library: Library | str | None = None,
+        pool: RenderPool | None = None,
+        workers: int | None = None,
+        refiner: str = "cmaes",
+        refiner_options: dict[str, Any] | None = None,
+    ) -> None:
+        if library is None or isinstance(library, (str, bytes)) or hasattr(library, "__fspath__"):
+            library = Library.load(library or default_library_path())
+        self.library = library
+        from synthmatch.audio.features import get_embedding
+
+        emb_cfg = library.provenance["embedding"]
+        self.embedding = get_embedding(emb_cfg["name"], **emb_cfg.get("config", {}))
+        self._own_pool = pool is None
+        self.pool = pool or RenderPool(workers=workers)
+        self.refiner_name = refiner
+        self.refiner = get_refiner(refiner, **(refiner_options or {}))
+
+    def close(self) -> None:
+        if self._own_pool:
+            self.pool.close()
+
+    def __enter__(self) -> Matcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def candidates(self, target: np.ndarray, sample_rate: int, k: int) -> list[tuple[int, float]]:
+        """Library k-NN without rendering: [(library index, embedding distance)]."""
+        q = self.embedding.embed(target, sample_rate)
+        idx, dist = self.library.search(q, k)
+        return list(zip(idx.tolist(), dist.tolist()))
+
+    def match(
+        self,
+        audio: Any,
+        *,
+        budget: int | None = DEFAULT_BUDGET,
+        seconds: float | None = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        note: int | None = None,
+        rerank: int = DEFAULT_RERANK,
+        starts: int = DEFAULT_STARTS,
+        progress: Callable[[int, int], None] | None = None,
+        seed: int = 0,
+        max_seconds_audio: float = 30.0,
+    ) -> MatchResult:
+        """Match a target (path or ``(samples, sample_rate)``); see the module docstring."""
+        from synthmatch.audio.analysis import analyze
+        from synthmatch.audio.io import load_audio
+        from synthmatch.metrics import compute_metrics, mss_mel_prepared, prepare_mss_mel
+
+        t0 = time.monotonic()
+        timings: dict[str, float] = {}
+        sr = self.library.probe.sample_rate
+        loaded = load_audio(audio, sample_rate=sr, max_seconds=max_seconds_audio)
+        target = loaded.samples.astype(np.float32)
+        an = analyze(target, sr)
+        probe = probe_for(an, duration_s=len(target) / sr, note=note, sample_rate=sr)
+        target = _fit(target, probe.n_samples)
+        timings["analyze"] = time.monotonic() - t0
+
+        t1 = time.monotonic()
+        knn = self.candidates(target, sr, max(rerank, candidates))
+        timings["retrieve"] = time.monotonic() - t1
+
+        prepared = prepare_mss_mel(target, sr)
+        budget_obj = Budget(max_renders=budget, max_seconds=seconds)
+        total = budget if budget is not None else 0
+        objective = Objective(
+            score=lambda y: mss_mel_prepared(prepared, _fit(y, probe.n_samples)),
+            pool=self.pool,
+            probe=probe,
+            progress=progress,
+            total=total,
+        )
+        interrupted = False
+        origins: dict[int, str] = {}
+        try:
+            t2 = time.monotonic()
+            starts_presets = [self.library.preset(i) for i, _ in knn]
+            for i, p in zip((i for i, _ in knn), starts_presets):
+                origins[id(p)] = f"library #{i}"
+            n_rerank = min(len(starts_presets), max(1, budget_obj.remaining() // 3))
+            evals = objective.evaluate_presets(starts_presets[:n_rerank], budget_obj)
+            for e in evals:
+                origins[id(e.preset)] = origins.get(id(e.preset), "library")
+            timings["rerank"] = time.monotonic() - t2
+            t3 = time.monotonic()
+            ranked = _distinct(evals, starts)
+            n_starts = max(1, len(ranked))
+            for j, ev in enumerate(ranked):
+                share = (
+                    budget_obj.remaining() // (n_starts - j) if budget is not None else budget_obj.remaining()
+                )
+                sub = budget_obj.sub(share)
+                best = self.refiner.refine(ev.preset, objective, sub, seed=seed + j)
+                if best is not None:
+                    origins[id(best.preset)] = (
+                        f"{origins.get(id(ev.preset), 'library')} + {self.refiner_name}"
+                    )
+            timings["refine"] = time.monotonic() - t3
+        except BudgetExhausted:
+            pass
+        except KeyboardInterrupt:
+            interrupted = True
+        if objective.best() is None:
+            raise SynthmatchError(
+                "no candidate could be rendered within the budget. Hint: raise --budget or --seconds."
+            )
+        # K distinct finals, re-rendered canonically and scored with every metric.
+        t4 = time.monotonic()
+        finals = _distinct(objective.history, candidates)
+        outs = self.pool.render([e.preset.to_json() for e in finals], probe)
+        result_cands = []
+        for e, out in zip(finals, outs):
+            if not out.ok:
+                continue
+            y = _fit(out.mono, probe.n_samples)
+            metrics = compute_metrics(target, y, sr)
+            origin = origins.get(id(e.preset), "search")
+            e.preset.meta["preset_name"] = "synthmatch match"
+            result_cands.append(Candidate(e.preset, y, metrics, origin))
+        result_cands.sort(key=lambda c: c.metrics.get("mss_mel", math.inf))
+        timings["finalize"] = time.monotonic() - t4
+        timings["total"] = time.monotonic() - t0
+        analysis = {
+            "midi_note": an.midi_note,
+            "cents": getattr(an, "cents", None),
+            "f0_hz": getattr(an, "f0_hz", None),
+            "pitched": getattr(an, "pitched", None),
+            "note_length_s": getattr(an, "note_length_s", None),
+            "velocity": getattr(an, "velocity", None),
+            "loudness_db": getattr(an, "loudness_db", None),
+            "note_chosen": probe.note,
+            "source": loaded.source,
+            "warnings": list(getattr(loaded, "warnings", ())),
+        }
+        return MatchResult(
+            target=target,
+            sample_rate=sr,
+            probe=probe,
+            analysis=analysis,
+            candidates=result_cands,
+            renders=objective.renders + len(finals),
+            timings=timings,
+            settings={
+                "budget": budget,
+                "seconds": seconds,
+                "candidates": candidates,
+                "rerank": rerank,
+                "starts": starts,
+                "refiner": self.refiner_name,
+                "library_size": len(self.library),
+            },
+            interrupted=interrupted,
+        )
+
+
+def match(audio: Any, **kwargs: Any) -> MatchResult:
+    """Match one target with the default library (see :meth:`Matcher.match` for options)."""
+    init_keys = {"library", "pool", "workers", "refiner", "refiner_options"}
+    init = {k: kwargs.pop(k) for k in list(kwargs) if k in init_keys}
+    with Matcher(**init) as m:
+        return m.match(audio, **kwargs)

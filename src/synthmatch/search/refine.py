@@ -1,0 +1,326 @@
+"""Refinement: black-box search with the real engine in the loop.
+
+An :class:`Objective` scores presets against the target (the benchmark's headline metric, MSS-mel,
+lower is better), renders batches in parallel on the worker pool, and keeps the budget (renders,
+seconds) and the best preset seen. Refiners are registered strategies; ``cmaes`` optimises the
+most important active continuous parameters of a start preset with CMA-ES in our own normalised
+coordinates, using the pool's variant renders (one preset load per worker, then ``set()`` only).
+Discrete choices (module on/off, filter model, wavetable, connections) are fixed per start preset;
+:mod:`synthmatch.search.match` enumerates them through several start candidates.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from synthmatch.render.pool import RenderPool, submit_variant
+from synthmatch.render.probe import Probe
+from synthmatch.vital.preset import Preset
+from synthmatch.vital.spec import ParamSpace, default_space
+
+
+class BudgetExhausted(Exception):
+    """Raised inside a refiner when the render budget or time limit is spent."""
+
+
+@dataclass
+class Budget:
+    """A render budget and/or a wall-clock limit, plus a cancel flag (Ctrl-C)."""
+
+    max_renders: int | None = 200
+    max_seconds: float | None = None
+    started: float = field(default_factory=time.monotonic)
+    used: int = 0
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def remaining(self) -> int:
+        if self.cancelled.is_set():
+            return 0
+        if self.max_seconds is not None and time.monotonic() - self.started >= self.max_seconds:
+            return 0
+        return max(0, self.max_renders - self.used) if self.max_renders is not None else 1 << 30
+
+    def exhausted(self) -> bool:
+        return self.remaining() <= 0
+
+    def sub(self, renders: int) -> Budget:
+        """A child budget of at most ``renders`` that shares the deadline and cancel flag."""
+        limit = min(renders, self.remaining())
+        child = Budget(max_renders=limit, max_seconds=None, started=self.started, cancelled=self.cancelled)
+        child._parent = self  # type: ignore[attr-defined]
+        return child
+
+
+def _charge(budget: Budget, n: int) -> None:
+    b: Budget | None = budget
+    while b is not None:
+        b.used += n
+        b = getattr(b, "_parent", None)
+
+
+def _deadline_hit(budget: Budget) -> bool:
+    b: Budget | None = budget
+    while b is not None:
+        if b.max_seconds is not None and time.monotonic() - b.started >= b.max_seconds:
+            return True
+        if b.cancelled.is_set():
+            return True
+        b = getattr(b, "_parent", None)
+    return False
+
+
+@dataclass
+class Evaluation:
+    preset: Preset
+    score: float
+    audio: np.ndarray | None  # mono [n]
+
+
+class Objective:
+    """Scores presets against a target on a render pool, within a budget.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(mono_audio) -> float`` (lower is better), e.g. prepared MSS-mel against the target.
+    """
+
+    def __init__(
+        self,
+        *,
+        score: Callable[[np.ndarray], float],
+        pool: RenderPool,
+        probe: Probe,
+        progress: Callable[[int, int], None] | None = None,
+        total: int = 0,
+    ) -> None:
+        self.score_fn = score
+        self.pool = pool
+        self.probe = probe
+        self.progress = progress
+        self.total = total
+        self.renders = 0
+        self.failures = 0
+        self.history: list[Evaluation] = []
+
+    def _tick(self, n: int) -> None:
+        self.renders += n
+        if self.progress is not None:
+            self.progress(self.renders, max(self.total, self.renders))
+
+    def _score_outcome(self, out: Any) -> tuple[float, np.ndarray | None]:
+        if not out.ok:
+            self.failures += 1
+            return math.inf, None
+        mono = out.mono
+        if not np.all(np.isfinite(mono)):
+            self.failures += 1
+            return math.inf, None
+        return float(self.score_fn(mono)), mono
+
+    def evaluate_presets(self, presets: list[Preset], budget: Budget) -> list[Evaluation]:
+        """Full renders (any change, incl. wavetables and connections)."""
+        n = min(len(presets), budget.remaining())
+        if n <= 0 or _deadline_hit(budget):
+            raise BudgetExhausted
+        presets = presets[:n]
+        _charge(budget, n)
+        outs = self.pool.render([p.to_json() for p in presets], self.probe)
+        self._tick(n)
+        evals = []
+        for p, out in zip(presets, outs):
+            s, mono = self._score_outcome(out)
+            evals.append(Evaluation(p, s, mono))
+        self.history.extend(evals)
+        return evals
+
+    def evaluate_variants(
+        self, base: Preset, changes: list[dict[str, float]], budget: Budget
+    ) -> list[Evaluation]:
+        """Renders of ``base`` with control changes (fast path: no preset load per render)."""
+        n = min(len(changes), budget.remaining())
+        if n <= 0 or _deadline_hit(budget):
+            raise BudgetExhausted
+        changes = changes[:n]
+        _charge(budget, n)
+        base_json = base.to_json()
+        futs = [submit_variant(self.pool, base_json, c, self.probe) for c in changes]
+        evals = []
+        for c, fut in zip(changes, futs):
+            s, mono = self._score_outcome(fut.result())
+            evals.append(Evaluation(apply_changes(base, c), s, mono))
+        self._tick(n)
+        self.history.extend(evals)
+        return evals
+
+    def best(self) -> Evaluation | None:
+        ok = [e for e in self.history if math.isfinite(e.score)]
+        return min(ok, key=lambda e: e.score) if ok else None
+
+
+def apply_changes(base: Preset, changes: dict[str, float]) -> Preset:
+    """A copy of ``base`` with engine-control changes (incl. ``modulation_K_amount``) applied."""
+    out = base.copy()
+    for name, v in changes.items():
+        if name.startswith("modulation_") and name.endswith("_amount"):
+            k = int(name.split("_")[1]) - 1
+            out.modulations[k].amount = float(v)
+        else:
+            out.values[name] = float(v)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Search dimensions.
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dim:
+    """One search coordinate: an engine control over [lo, hi] (internal units)."""
+
+    control: str
+    lo: float
+    hi: float
+    weight: float
+
+    def to_unit(self, v: float) -> float:
+        return (v - self.lo) / (self.hi - self.lo) if self.hi > self.lo else 0.0
+
+    def from_unit(self, x: float) -> float:
+        return self.lo + min(max(x, 0.0), 1.0) * (self.hi - self.lo)
+
+
+def search_dims(preset: Preset, *, max_dims: int = 24, space: ParamSpace | None = None) -> list[Dim]:
+    """The active continuous parameters worth searching, most important first.
+
+    Fixed-prior controls (volume, random phase, BPM, …) are left alone; modulation amounts of the
+    preset's audible connections are included.
+    """
+    space = space or default_space()
+    active = preset.active(space=space)
+    dims = []
+    for spec in space.specs:
+        if spec.module.startswith("mod_") or spec.kind != "continuous" or spec.prior == "fixed":
+            continue
+        if not active.get(spec.name) or spec.span <= 0:
+            continue
+        dims.append(Dim(spec.name, spec.min, spec.max, spec.weight))
+    for k, m in enumerate(preset.modulations):
+        if m.audible:
+            dims.append(Dim(f"modulation_{k + 1}_amount", -1.0, 1.0, 2.0))
+    dims.sort(key=lambda d: -d.weight)
+    return dims[:max_dims]
+
+
+def _current(preset: Preset, dim: Dim) -> float:
+    if dim.control.startswith("modulation_"):
+        return preset.modulations[int(dim.control.split("_")[1]) - 1].amount
+    return preset.values[dim.control]
+
+
+# ---------------------------------------------------------------------------------------
+# Refiners (registered strategies).
+# ---------------------------------------------------------------------------------------
+class Refiner(Protocol):
+    name: str
+
+    def refine(
+        self, start: Preset, objective: Objective, budget: Budget, *, seed: int = 0
+    ) -> Evaluation | None: ...
+
+
+REFINERS: dict[str, type] = {}
+
+
+def register_refiner(name: str) -> Callable[[type], type]:
+    def deco(cls: type) -> type:
+        cls.name = name  # type: ignore[attr-defined]
+        REFINERS[name] = cls
+        return cls
+
+    return deco
+
+
+def get_refiner(name: str, **kwargs: Any) -> Refiner:
+    try:
+        return REFINERS[name](**kwargs)
+    except KeyError:
+        raise KeyError(f"unknown refiner {name!r}; available: {sorted(REFINERS)}") from None
+
+
+@register_refiner("none")
+class NoRefiner:
+    """Evaluate the start preset only."""
+
+    def refine(
+        self, start: Preset, objective: Objective, budget: Budget, *, seed: int = 0
+    ) -> Evaluation | None:
+        try:
+            return objective.evaluate_presets([start], budget)[0]
+        except BudgetExhausted:
+            return None
+
+
+@register_refiner("cmaes")
+class CMAESRefiner:
+    """CMA-ES over the start preset's most important active continuous parameters.
+
+    ``sigma0`` is the initial step in normalised [0, 1] coordinates; the population follows
+    CMA-ES's default (4 + 3 ln D) rounded up to a multiple of the pool's workers.
+    """
+
+    def __init__(self, *, sigma0: float = 0.15, max_dims: int = 24, popsize: int | None = None) -> None:
+        self.sigma0 = sigma0
+        self.max_dims = max_dims
+        self.popsize = popsize
+
+    def refine(
+        self, start: Preset, objective: Objective, budget: Budget, *, seed: int = 0
+    ) -> Evaluation | None:
+        import cma
+
+        dims = search_dims(start, max_dims=self.max_dims)
+        best: Evaluation | None = None
+        try:
+            first = objective.evaluate_variants(start, [{}], budget)[0]
+            best = first
+            if not dims:
+                return best
+            x0 = np.array([d.to_unit(_current(start, d)) for d in dims])
+            x0 = np.clip(x0, 0.02, 0.98)
+            pop = self.popsize or int(4 + 3 * math.log(len(dims)))
+            workers = max(1, getattr(objective.pool, "workers", 1))
+            pop = max(workers, int(math.ceil(pop / workers) * workers))
+            es = cma.CMAEvolutionStrategy(
+                x0,
+                self.sigma0,
+                {
+                    "bounds": [0.0, 1.0],
+                    "popsize": pop,
+                    "seed": seed + 1,
+                    "verbose": -9,
+                    "CMA_diagonal": len(dims) > 30,
+                },
+            )
+            while not es.stop():
+                xs = es.ask()
+                changes = [{d.control: d.from_unit(float(x)) for d, x in zip(dims, xv)} for xv in xs]
+                evals = objective.evaluate_variants(start, changes, budget)
+                if len(evals) < len(xs):  # budget ran out mid-generation
+                    for e in evals:
+                        if best is None or e.score < best.score:
+                            best = e
+                    break
+                es.tell(xs, [e.score if math.isfinite(e.score) else 1e6 for e in evals])
+                for e in evals:
+                    if best is None or e.score < best.score:
+                        best = e
+        except BudgetExhausted:
+            pass
+        return best
