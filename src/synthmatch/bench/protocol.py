@@ -1,0 +1,522 @@
+"""The Vital sound-matching benchmark (``../shared/docs/BENCHMARK.md``), as `synthmatch bench run`.
+
+Suites build :class:`Item` targets; methods turn a target into a preset and the probe they chose
+(from the audio alone); every (item, method) pair is rendered at that probe and scored with every
+metric of :mod:`synthmatch.metrics`. The report gives medians with bootstrap 95% intervals, win
+rates against each baseline, renders and seconds per match, analysis accuracy, and spectrogram
+comparisons.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+import platform
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from synthmatch import __version__
+from synthmatch.errors import SynthmatchError
+from synthmatch.render.pool import RenderPool
+from synthmatch.render.probe import DEFAULT_PROBE, Probe
+from synthmatch.search.build import RESERVED_EVAL_SEEDS
+from synthmatch.vital.preset import Preset
+
+#: Seeds reserved for generated suites (libraries and training data refuse them).
+ID_RAND_SEED = 20261122
+STRESS_SEED = 20261123
+assert {ID_RAND_SEED, STRESS_SEED} <= RESERVED_EVAL_SEEDS
+
+HEADLINE = "mss_mel"
+BASELINES = ("init", "random", "knn", "search-from-init", "search-big", "external")
+SEARCH_BIG_FACTOR = 20
+
+
+@dataclass
+class Item:
+    """One benchmark target. ``preset``/``probe`` are the ground truth when known (in-domain)."""
+
+    name: str
+    audio: np.ndarray  # mono [n] at the benchmark sample rate
+    sample_rate: int
+    probe: Probe | None = None
+    preset: Preset | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# Suites.
+# ---------------------------------------------------------------------------------------
+def _render_items(
+    names: list[str], presets: list[Preset], probes: list[Probe], pool: RenderPool
+) -> list[Item]:
+    items = []
+    for name, p, pr, out in zip(names, presets, probes, pool.render(presets, probes)):
+        if out.ok and np.max(np.abs(out.mono)) > 1e-4:
+            items.append(Item(name, out.mono, pr.sample_rate, pr, p))
+    return items
+
+
+def suite_id_rand(n: int, pool: RenderPool, *, seed: int = ID_RAND_SEED) -> list[Item]:
+    """Presets of the project's sampler with a reserved seed; 60% at note 60, the rest at notes 36–84."""
+    from synthmatch.data.samplers import make_sampler
+
+    sampler = make_sampler("mix")
+    presets, probes = [], []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i, 7])
+        presets.append(sampler.sample(seed=seed, index=i))
+        if rng.random() < 0.6:
+            note = 60
+        else:
+            note = int(rng.integers(36, 85))
+        note_s = float(rng.uniform(0.3, 2.5))
+        probes.append(
+            Probe(note=note, velocity=float(rng.uniform(0.5, 1.0)), note_seconds=note_s, render_seconds=4.0)
+        )
+    return _render_items([f"id-rand-{i:04d}" for i in range(n)], presets, probes, pool)
+
+
+def suite_id_hand(folder: str | os.PathLike[str], pool: RenderPool, *, n: int | None = None) -> list[Item]:
+    """The hand-made presets of a folder (the public test split) rendered at the default probe."""
+    files = sorted(pathlib.Path(folder).rglob("*.vital"))[:n]
+    presets = [Preset.from_file(f) for f in files]
+    return _render_items([f.stem for f in files], presets, [DEFAULT_PROBE] * len(files), pool)
+
+
+def suite_ood(folder: str | os.PathLike[str], *, sample_rate: int = 44100) -> list[Item]:
+    """Any folder of audio files (``notes.json`` next to them may give ground-truth notes)."""
+    from synthmatch.audio.io import load_audio
+
+    root = pathlib.Path(folder)
+    notes = json.loads((root / "notes.json").read_text()) if (root / "notes.json").exists() else {}
+    items = []
+    for f in sorted(root.iterdir()):
+        if f.suffix.lower() not in (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"):
+            continue
+        loaded = load_audio(f, sample_rate=sample_rate)
+        truth = notes.get(f.name, {}).get("midi_note")
+        probe = Probe(note=int(truth), note_seconds=1.0, render_seconds=4.0) if truth is not None else None
+        items.append(Item(f.stem, loaded.samples, sample_rate, probe, None))
+    return items
+
+
+def suite_stress(n: int, pool: RenderPool, *, seed: int = STRESS_SEED) -> list[Item]:
+    """Effects-heavy, modulation-heavy, very short and very long notes, extreme pitches."""
+    from synthmatch.data.samplers import make_sampler
+    from synthmatch.vital.effects import EFFECTS
+
+    sampler = make_sampler("lhs", {"mean_modulations": 5.0, "max_modulations": 10})
+    presets, probes = [], []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        p = sampler.sample(seed=seed, index=i)
+        kind = i % 4
+        if kind == 0:  # effects-heavy
+            for fx in EFFECTS:
+                p.values[f"{fx}_on"] = 1.0
+        note = int(rng.choice([24, 28, 96, 100])) if kind == 3 else int(rng.integers(36, 85))
+        note_s = (
+            float(rng.uniform(0.05, 0.29))
+            if kind == 1
+            else float(rng.uniform(3.0, 3.9))
+            if kind == 2
+            else 1.0
+        )
+        presets.append(p)
+        probes.append(Probe(note=note, note_seconds=note_s, render_seconds=4.0))
+    return _render_items([f"stress-{i:03d}" for i in range(n)], presets, probes, pool)
+
+
+# ---------------------------------------------------------------------------------------
+# Methods.
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Attempt:
+    preset: Preset | None
+    probe: Probe
+    renders: int
+    seconds: float
+    detected_note: int | None = None
+    note_length_s: float | None = None
+
+
+MethodFn = Callable[[Item], Attempt]
+
+
+def make_methods(
+    names: list[str],
+    *,
+    matcher: Any,
+    budget: int,
+    external_dir: str | None = None,
+) -> dict[str, MethodFn]:
+    from synthmatch.audio.analysis import analyze
+    from synthmatch.data.samplers import make_sampler
+    from synthmatch.search.match import probe_for
+    from synthmatch.search.refine import Budget, Objective, get_refiner
+
+    def detect(item: Item) -> tuple[Probe, Any]:
+        an = analyze(item.audio, item.sample_rate)
+        return probe_for(an, duration_s=len(item.audio) / item.sample_rate, sample_rate=item.sample_rate), an
+
+    def run_match(item: Item, b: int) -> Attempt:
+        t0 = time.monotonic()
+        res = matcher.match((item.audio, item.sample_rate), budget=b, candidates=1)
+        return Attempt(
+            res.best.preset,
+            res.probe,
+            res.renders,
+            time.monotonic() - t0,
+            res.analysis["midi_note"],
+            res.analysis["note_length_s"],
+        )
+
+    def m_init(item: Item) -> Attempt:
+        t0 = time.monotonic()
+        probe, an = detect(item)
+        return Attempt(Preset.init(), probe, 0, time.monotonic() - t0, an.midi_note, an.note_length_s)
+
+    rand_sampler = make_sampler("mix")
+
+    def m_random(item: Item) -> Attempt:
+        t0 = time.monotonic()
+        probe, an = detect(item)
+        idx = abs(hash(item.name)) % 100_000
+        return Attempt(
+            rand_sampler.sample(seed=7, index=idx),
+            probe,
+            0,
+            time.monotonic() - t0,
+            an.midi_note,
+            an.note_length_s,
+        )
+
+    def m_knn(item: Item) -> Attempt:
+        t0 = time.monotonic()
+        probe, an = detect(item)
+        (i, _), *_ = matcher.candidates(item.audio, item.sample_rate, 1)
+        return Attempt(
+            matcher.library.preset(i), probe, 0, time.monotonic() - t0, an.midi_note, an.note_length_s
+        )
+
+    def m_search_init(item: Item) -> Attempt:
+        from synthmatch.metrics import mss_mel_prepared, prepare_mss_mel
+        from synthmatch.search.match import _fit
+
+        t0 = time.monotonic()
+        probe, an = detect(item)
+        target = _fit(item.audio, probe.n_samples)
+        prepared = prepare_mss_mel(target, item.sample_rate)
+        obj = Objective(
+            score=lambda y: mss_mel_prepared(prepared, _fit(y, probe.n_samples)),
+            pool=matcher.pool,
+            probe=probe,
+        )
+        best = get_refiner("cmaes").refine(Preset.init(), obj, Budget(max_renders=budget))
+        return Attempt(
+            best.preset if best else Preset.init(),
+            probe,
+            obj.renders,
+            time.monotonic() - t0,
+            an.midi_note,
+            an.note_length_s,
+        )
+
+    def m_external(item: Item) -> Attempt:
+        t0 = time.monotonic()
+        probe, an = detect(item)
+        f = pathlib.Path(external_dir or ".") / f"{item.name}.vital"
+        preset = Preset.from_file(f) if f.exists() else None
+        return Attempt(preset, probe, 0, time.monotonic() - t0, an.midi_note, an.note_length_s)
+
+    table: dict[str, MethodFn] = {
+        "match": lambda item: run_match(item, budget),
+        "init": m_init,
+        "random": m_random,
+        "knn": m_knn,
+        "search-from-init": m_search_init,
+        "search-big": lambda item: run_match(item, budget * SEARCH_BIG_FACTOR),
+        "external": m_external,
+    }
+    unknown = set(names) - set(table)
+    if unknown:
+        raise SynthmatchError(f"unknown methods {sorted(unknown)}; choose from {sorted(table)}")
+    return {n: table[n] for n in names}
+
+
+# ---------------------------------------------------------------------------------------
+# Statistics and the run.
+# ---------------------------------------------------------------------------------------
+def bootstrap_ci(values: list[float], *, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """(median, lower, upper) with a percentile bootstrap 95% interval of the median."""
+    x = np.asarray([v for v in values if math.isfinite(v)], float)
+    if len(x) == 0:
+        return (math.nan, math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    meds = np.median(x[rng.integers(0, len(x), (n_boot, len(x)))], axis=1)
+    return float(np.median(x)), float(np.percentile(meds, 2.5)), float(np.percentile(meds, 97.5))
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    items: list[str]
+    scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # method -> per item metrics
+    cost: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # method -> (renders, seconds)
+    analysis: list[dict[str, Any]] = field(default_factory=list)
+
+
+def score_attempts(items: list[Item], attempts: list[Attempt], pool: RenderPool) -> list[dict[str, float]]:
+    from synthmatch.metrics import compute_metrics
+    from synthmatch.search.match import _fit
+
+    rows: list[dict[str, float]] = [{} for _ in items]
+    todo = [(k, a) for k, a in enumerate(attempts) if a.preset is not None]
+    outs = pool.render([a.preset for _, a in todo], [a.probe for _, a in todo])
+    for (k, a), out in zip(todo, outs):
+        if out.ok:
+            n = max(len(items[k].audio), a.probe.n_samples)
+            rows[k] = compute_metrics(_fit(items[k].audio, n), _fit(out.mono, n), items[k].sample_rate)
+    return rows
+
+
+def run_suite(
+    suite: str,
+    items: list[Item],
+    methods: dict[str, MethodFn],
+    pool: RenderPool,
+    *,
+    parallel_items: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> SuiteResult:
+    res = SuiteResult(suite, [it.name for it in items])
+    total = len(items) * len(methods)
+    done = 0
+    for name, fn in methods.items():
+        with ThreadPoolExecutor(max(1, parallel_items)) as ex:
+            attempts = []
+            for a in ex.map(fn, items):
+                attempts.append(a)
+                done += 1
+                if progress:
+                    progress(done, total)
+        res.scores[name] = score_attempts(items, attempts, pool)
+        res.cost[name] = [(a.renders, a.seconds) for a in attempts]
+        if name == "match" or not res.analysis:
+            res.analysis = [
+                {
+                    "item": it.name,
+                    "true_note": it.probe.note if it.probe else None,
+                    "detected_note": a.detected_note,
+                    "true_note_s": it.probe.note_seconds if (it.probe and it.preset is not None) else None,
+                    "detected_note_s": a.note_length_s,
+                }
+                for it, a in zip(items, attempts)
+            ]
+    return res
+
+
+def summarize(res: SuiteResult) -> dict[str, Any]:
+    methods = list(res.scores)
+    metric_names = sorted({m for rows in res.scores.values() for r in rows for m in r})
+    table: dict[str, Any] = {}
+    for meth in methods:
+        rows = res.scores[meth]
+        table[meth] = {m: bootstrap_ci([r.get(m, math.nan) for r in rows]) for m in metric_names}
+        renders = [c[0] for c in res.cost[meth]]
+        secs = [c[1] for c in res.cost[meth]]
+        table[meth]["renders_per_match"] = float(np.median(renders)) if renders else math.nan
+        table[meth]["seconds_per_match"] = float(np.median(secs)) if secs else math.nan
+        table[meth]["n_scored"] = sum(1 for r in rows if r)
+    wins: dict[str, dict[str, float]] = {}
+    for meth in methods:
+        wins[meth] = {}
+        for base in methods:
+            if base == meth:
+                continue
+            pairs = [
+                (a.get(HEADLINE), b.get(HEADLINE))
+                for a, b in zip(res.scores[meth], res.scores[base])
+                if a.get(HEADLINE) is not None and b.get(HEADLINE) is not None
+            ]
+            wins[meth][base] = float(np.mean([x < y for x, y in pairs])) if pairs else math.nan
+    an = [a for a in res.analysis if a["true_note"] is not None]
+    pitched = [a for a in an if a["detected_note"] is not None]
+    note_acc = float(np.mean([a["true_note"] == a["detected_note"] for a in an])) if an else math.nan
+    len_err = [
+        abs(a["true_note_s"] - a["detected_note_s"])
+        for a in an
+        if a["true_note_s"] is not None and a["detected_note_s"] is not None
+    ]
+    return {
+        "suite": res.suite,
+        "n_items": len(res.items),
+        "metrics": table,
+        "win_rate_mss_mel": wins,
+        "analysis": {
+            "items_with_truth": len(an),
+            "detected_pitched": len(pitched),
+            "exact_note_rate": note_acc,
+            "exact_note_rate_pitched": float(np.mean([a["true_note"] == a["detected_note"] for a in pitched]))
+            if pitched
+            else math.nan,
+            "median_note_length_error_s": float(np.median(len_err)) if len_err else math.nan,
+        },
+    }
+
+
+def format_markdown(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = ["# synthmatch benchmark report", "", "```", json.dumps(meta, indent=1), "```", ""]
+    for s in summaries:
+        lines += [f"## Suite `{s['suite']}` ({s['n_items']} items)", ""]
+        methods = list(s["metrics"])
+        shown = [
+            m
+            for m in ("mss_mel", "wmfcc", "sot", "rms_cos", "a_mean", "f0_error_cents")
+            if any(m in s["metrics"][x] for x in methods)
+        ]
+        lines.append("| method | " + " | ".join(shown) + " | renders/match | s/match |")
+        lines.append("|---" * (len(shown) + 3) + "|")
+        for meth in methods:
+            cells = []
+            for m in shown:
+                med, lo, hi = s["metrics"][meth].get(m, (math.nan,) * 3)
+                cells.append(f"{med:.3f} [{lo:.3f}, {hi:.3f}]")
+            t = s["metrics"][meth]
+            lines.append(
+                f"| {meth} | "
+                + " | ".join(cells)
+                + f" | {t['renders_per_match']:.0f} | {t['seconds_per_match']:.2f} |"
+            )
+        lines += ["", "Win rate on MSS-mel (row beats column):", ""]
+        lines.append("| method | " + " | ".join(methods) + " |")
+        lines.append("|---" * (len(methods) + 1) + "|")
+        for meth in methods:
+            lines.append(
+                f"| {meth} | "
+                + " | ".join(
+                    "—" if b == meth else f"{s['win_rate_mss_mel'][meth].get(b, math.nan):.2f}"
+                    for b in methods
+                )
+                + " |"
+            )
+        a = s["analysis"]
+        lines += [
+            "",
+            f"Analysis: exact MIDI note {a['exact_note_rate']:.3f} of {a['items_with_truth']} items with a known note "
+            f"({a['exact_note_rate_pitched']:.3f} of {a['detected_pitched']} detected as pitched); "
+            f"median note-length error {a['median_note_length_error_s']:.3f} s.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def spectrogram_figures(
+    res: SuiteResult,
+    items: list[Item],
+    attempts_audio: dict[str, list[np.ndarray | None]],
+    out: pathlib.Path,
+    *,
+    n: int = 3,
+) -> list[pathlib.Path]:
+    from synthmatch.search.report import spectrogram_png
+
+    paths = []
+    for k, it in enumerate(items[:n]):
+        sigs = [("target", it.audio)] + [(m, a[k]) for m, a in attempts_audio.items() if a[k] is not None]
+        p = out / f"spectrogram_{res.suite}_{k}.png"
+        p.write_bytes(spectrogram_png(sigs, it.sample_rate))
+        paths.append(p)
+    return paths
+
+
+def run_benchmark(
+    *,
+    suites: list[str],
+    methods: list[str],
+    out: str | os.PathLike[str],
+    budget: int,
+    n_rand: int = 200,
+    n_stress: int = 40,
+    n_hand: int | None = None,
+    hand_dir: str | None = None,
+    ood_dir: str | None = None,
+    external_dir: str | None = None,
+    library: str | None = None,
+    workers: int | None = None,
+    parallel_items: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run the protocol; write ``report.md``, ``report.json`` and spectrogram PNGs into ``out``."""
+    from synthmatch.data_paths import shared_dir
+    from synthmatch.render.engine import engine_version
+    from synthmatch.search.match import Matcher, _fit
+
+    outp = pathlib.Path(out)
+    outp.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    summaries = []
+    with Matcher(library=library, workers=workers) as matcher:
+        pool = matcher.pool
+        fns = make_methods(methods, matcher=matcher, budget=budget, external_dir=external_dir)
+        for suite in suites:
+            if suite == "id-rand":
+                items = suite_id_rand(n_rand, pool)
+            elif suite == "id-hand":
+                items = suite_id_hand(hand_dir or shared_dir() / "presets" / "test", pool, n=n_hand)
+            elif suite == "ood":
+                if not ood_dir:
+                    raise SynthmatchError("the ood suite needs --ood-dir (a folder of audio files)")
+                items = suite_ood(ood_dir)
+            elif suite == "stress":
+                items = suite_stress(n_stress, pool)
+            else:
+                raise SynthmatchError(f"unknown suite {suite!r}; choose from id-rand, id-hand, ood, stress")
+            res = run_suite(suite, items, fns, pool, parallel_items=parallel_items, progress=progress)
+            summaries.append(summarize(res))
+            # spectrograms for the first items: re-render each method's preset
+            audio: dict[str, list[np.ndarray | None]] = {}
+            for meth in ("match", "knn", "init"):
+                if meth in fns:
+                    atts = [fns[meth](it) for it in items[:3]] if meth != "match" else None
+                    if atts is None:
+                        continue
+                    outs = pool.render([a.preset for a in atts], [a.probe for a in atts])
+                    audio[meth] = [
+                        _fit(o.mono, len(it.audio)) if o.ok else None for o, it in zip(outs, items[:3])
+                    ]
+            spectrogram_figures(res, items, audio, outp)
+            (outp / f"scores_{suite}.json").write_text(
+                json.dumps(
+                    {"items": res.items, "scores": res.scores, "cost": res.cost, "analysis": res.analysis},
+                    default=str,
+                )
+            )
+    meta = {
+        "command_settings": {
+            "suites": suites,
+            "methods": methods,
+            "budget": budget,
+            "n_rand": n_rand,
+            "n_stress": n_stress,
+            "n_hand": n_hand,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "processor": platform.processor(),
+        },
+        "versions": {"synthmatch": __version__, "vita": engine_version()},
+        "wall_seconds": time.monotonic() - t0,
+    }
+    report = {"meta": meta, "suites": summaries}
+    (outp / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    (outp / "report.md").write_text(format_markdown(summaries, meta))
+    return report

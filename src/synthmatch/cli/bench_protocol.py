@@ -1,0 +1,58 @@
+"""`synthmatch bench run`: the benchmark protocol of BENCHMARK.md (suites × methods → report)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(bsub: argparse._SubParsersAction) -> None:
+    from synthmatch.search.match import DEFAULT_BUDGET
+
+    r = bsub.add_parser("run", help="run the sound-matching benchmark and write report.md / report.json")
+    r.add_argument("--suites", default="id-hand,id-rand", help="comma list of id-rand, id-hand, ood, stress")
+    r.add_argument(
+        "--methods",
+        default="match,init,random,knn,search-from-init",
+        help="comma list of match, init, random, knn, search-from-init, search-big, external",
+    )
+    r.add_argument("--out", required=True, help="report folder")
+    r.add_argument(
+        "--budget", type=int, default=DEFAULT_BUDGET, help="render budget of match and search-from-init"
+    )
+    r.add_argument("--n-rand", type=int, default=200, help="items of the id-rand suite")
+    r.add_argument("--n-stress", type=int, default=40, help="items of the stress suite")
+    r.add_argument("--n-hand", type=int, default=None, help="limit the id-hand suite to its first N presets")
+    r.add_argument(
+        "--hand-dir", default=None, help="presets of the id-hand suite (default: shared test split)"
+    )
+    r.add_argument("--ood-dir", default=None, help="folder of audio files for the ood suite")
+    r.add_argument("--external-dir", default=None, help="folder of .vital files named like the targets")
+    r.add_argument("--library", default=None, help="library folder (default: the bundled library)")
+    r.add_argument("--workers", type=int, default=None, help="render workers")
+    r.add_argument("--parallel-items", type=int, default=1, help="items matched concurrently")
+    r.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from synthmatch.bench.protocol import format_markdown, run_benchmark
+    from synthmatch.cli.progress import progress_bar
+
+    with progress_bar("benchmark", unit="match") as progress:
+        report = run_benchmark(
+            suites=[s.strip() for s in args.suites.split(",") if s.strip()],
+            methods=[m.strip() for m in args.methods.split(",") if m.strip()],
+            out=args.out,
+            budget=args.budget,
+            n_rand=args.n_rand,
+            n_stress=args.n_stress,
+            n_hand=args.n_hand,
+            hand_dir=args.hand_dir,
+            ood_dir=args.ood_dir,
+            external_dir=args.external_dir,
+            library=args.library,
+            workers=args.workers,
+            parallel_items=args.parallel_items,
+            progress=progress,
+        )
+    print(format_markdown(report["suites"], report["meta"]))
+    return 0
