@@ -42,19 +42,39 @@ def _asset_id(obj: Any) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _audible_assets(preset: Preset) -> tuple[list[Any], list[Any], Any]:
+    """The preset's assets with inactive ones replaced by the init preset's (same sound, less data).
+
+    A wavetable of an oscillator that is off, the sample when the sample oscillator is off, and
+    the shape of an LFO that modulates nothing cannot change the sound.
+    """
+    from synthmatch.vital.tables import init_preset_json
+
+    init = init_preset_json()["settings"]
+    used = preset.used_sources()
+    wts = [
+        wt if preset.values.get(f"osc_{k + 1}_on", 0.0) >= 0.5 else init["wavetables"][k]
+        for k, wt in enumerate(preset.wavetables)
+    ]
+    lfos = [shape if f"lfo_{k + 1}" in used else init["lfos"][k] for k, shape in enumerate(preset.lfo_shapes)]
+    sample = preset.sample if preset.values.get("sample_on", 0.0) >= 0.5 else init["sample"]
+    return wts, lfos, sample
+
+
 def compact_record(preset: Preset, assets: dict[str, Any]) -> dict[str, Any]:
-    """A small JSON record of a preset; its assets are added to ``assets`` by content id."""
+    """A small JSON record of a preset; its (audible) assets are added to ``assets`` by content id."""
     space = default_space()
     values = {k: v for k, v in preset.values.items() if v != space[k].default}
+    wts, lfos, sample = _audible_assets(preset)
     ids = {}
-    for key, items in (("wt", preset.wavetables), ("lfo", preset.lfo_shapes)):
+    for key, items in (("wt", wts), ("lfo", lfos)):
         ids[key] = []
         for obj in items:
             aid = _asset_id(obj)
             assets.setdefault(aid, obj)
             ids[key].append(aid)
-    sid = _asset_id(preset.sample)
-    assets.setdefault(sid, preset.sample)
+    sid = _asset_id(sample)
+    assets.setdefault(sid, sample)
     mods = [
         [m.source, m.destination, m.amount, int(m.bipolar), m.power, int(m.stereo), int(m.bypass)]
         for m in preset.modulations

@@ -116,28 +116,23 @@ def _fit(audio: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _distinct(
-    evals: list[Evaluation], k: int, *, min_param_dist: float = 0.02, min_score_gap: float = 0.02
-) -> list[Evaluation]:
-    """Up to ``k`` best evaluations that are not near-duplicates (in parameters and in score)."""
-    chosen: list[tuple[Evaluation, np.ndarray]] = []
+def _distinct(evals: list[Evaluation], k: int, *, min_param_dist: float = 0.05) -> list[Evaluation]:
+    """Up to ``k`` best evaluations, no two of them near-duplicates.
+
+    Two presets are near-duplicates when every numeric parameter differs by less than
+    ``min_param_dist`` of its range and every categorical choice is the same.
+    """
+    chosen: list[tuple[Evaluation, np.ndarray, np.ndarray]] = []
     for e in sorted((e for e in evals if math.isfinite(e.score)), key=lambda e: e.score):
         x, c = e.preset.to_vector()
-        vec = np.concatenate([x, c.astype(np.float32) * 0.5])
-        dup = False
-        for other, ov in chosen:
-            pd = float(np.mean(np.abs(vec - ov)))
-            if pd < min_param_dist or (
-                abs(other.score - e.score) < min_score_gap * max(other.score, 1e-6)
-                and pd < 5 * min_param_dist
-            ):
-                dup = True
-                break
+        dup = any(
+            np.array_equal(c, oc) and float(np.max(np.abs(x - ox))) < min_param_dist for _, ox, oc in chosen
+        )
         if not dup:
-            chosen.append((e, vec))
+            chosen.append((e, x, c))
         if len(chosen) == k:
             break
-    return [e for e, _ in chosen]
+    return [e for e, _, _ in chosen]
 
 
 class Matcher:

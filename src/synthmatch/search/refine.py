@@ -133,12 +133,12 @@ class Objective:
         presets = presets[:n]
         _charge(budget, n)
         outs = self.pool.render([p.to_json() for p in presets], self.probe)
-        self._tick(n)
         evals = []
         for p, out in zip(presets, outs):
             s, mono = self._score_outcome(out)
             evals.append(Evaluation(p, s, mono))
-        self.history.extend(evals)
+        self.history.extend(evals)  # before the progress callback, which may cancel (Ctrl-C)
+        self._tick(n)
         return evals
 
     def evaluate_variants(
@@ -156,8 +156,8 @@ class Objective:
         for c, fut in zip(changes, futs):
             s, mono = self._score_outcome(fut.result())
             evals.append(Evaluation(apply_changes(base, c), s, mono))
-        self._tick(n)
         self.history.extend(evals)
+        self._tick(n)
         return evals
 
     def best(self) -> Evaluation | None:

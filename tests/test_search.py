@@ -1,0 +1,171 @@
+"""Library, refiners and `match()` on a tiny library built in the test."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from synthmatch.errors import SpecMismatchError, SynthmatchError
+from synthmatch.render.probe import Probe
+from synthmatch.search.library import Library, build_library, compact_record, preset_from_record
+from synthmatch.search.match import Matcher, _distinct, probe_for
+from synthmatch.search.refine import Budget, Evaluation, apply_changes, search_dims
+from synthmatch.vital.modulation import Modulation
+from synthmatch.vital.preset import Preset, check_vital_json
+
+LIB_PROBE = Probe(note=60, velocity=0.8, note_seconds=0.4, render_seconds=1.0)
+
+
+def _tiny_presets() -> list[Preset]:
+    init = Preset.init()
+    out = []
+    for k, cutoff in enumerate((50.0, 65.0, 80.0, 95.0, 110.0, 125.0)):
+        p = init.with_values(
+            osc_1_random_phase=0.0,
+            filter_1_on=1,
+            filter_1_cutoff=cutoff,
+            env_1_decay=0.3 + 0.1 * k,
+            env_1_sustain=0.2,
+        )
+        if k % 2:
+            p.modulations = [Modulation("env_2", "filter_1_cutoff", amount=0.3)]
+        out.append(p)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_library(tmp_path_factory, render_pool):
+    from synthmatch.audio.features import get_embedding
+
+    lib = build_library(
+        _tiny_presets(), probe=LIB_PROBE, embedding=get_embedding("handcrafted"), pool=render_pool
+    )
+    path = lib.save(tmp_path_factory.mktemp("lib") / "tiny")
+    return path
+
+
+def test_compact_record_round_trip():
+    p = _tiny_presets()[1]
+    assets: dict = {}
+    q = preset_from_record(compact_record(p, assets), assets)
+    assert q.values == p.values
+    assert [(m.source, m.destination, m.amount) for m in q.modulations] == [("env_2", "filter_1_cutoff", 0.3)]
+    assert q.to_vital()["settings"]["wavetables"] == p.to_vital()["settings"]["wavetables"]
+
+
+def test_library_save_load_and_mismatch(tiny_library, tmp_path):
+    lib = Library.load(tiny_library)
+    assert len(lib) == 6 and lib.embeddings.shape[0] == 6
+    idx, dist = lib.search(lib.embeddings[3], 2)
+    assert idx[0] == 3 and dist[0] == pytest.approx(0.0, abs=1e-6)
+    meta = json.loads((tiny_library / "library.json").read_text())
+    meta["spec_hash"] = "0000"
+    bad = tmp_path / "bad"
+    lib.save(bad)
+    (bad / "library.json").write_text(json.dumps(meta))
+    with pytest.raises(SpecMismatchError, match="rebuild the library"):
+        Library.load(bad)
+    with pytest.raises(SynthmatchError, match="not a synthmatch library"):
+        Library.load(tmp_path)
+
+
+def test_search_dims_are_active_and_ranked():
+    p = _tiny_presets()[1]
+    dims = search_dims(p)
+    names = [d.control for d in dims]
+    assert "filter_1_cutoff" in names and "modulation_1_amount" in names
+    assert "osc_2_level" not in names  # osc 2 is off
+    assert "volume" not in names  # fixed prior
+    weights = [d.weight for d in dims]
+    assert weights == sorted(weights, reverse=True)
+    q = apply_changes(p, {"modulation_1_amount": -0.5, "filter_1_cutoff": 70.0})
+    assert q.modulations[0].amount == -0.5 and q.values["filter_1_cutoff"] == 70.0
+
+
+def test_distinct_drops_near_duplicates():
+    p = _tiny_presets()[0]
+    evals = [
+        Evaluation(p, 1.0, None),
+        Evaluation(p.copy(), 1.001, None),
+        Evaluation(_tiny_presets()[4], 2.0, None),
+    ]
+    chosen = _distinct(evals, 3)
+    assert [e.score for e in chosen] == [1.0, 2.0]
+
+
+def test_budget_children_share_the_count():
+    b = Budget(max_renders=10)
+    c = b.sub(4)
+    assert c.remaining() == 4
+    from synthmatch.search.refine import _charge
+
+    _charge(c, 3)
+    assert b.used == 3 and c.remaining() == 1
+
+
+def test_match_end_to_end(tiny_library, render_pool, tmp_path):
+    target_preset = _tiny_presets()[2].with_values(filter_1_cutoff=84.0)
+    probe = Probe(note=55, velocity=0.8, note_seconds=0.4, render_seconds=1.0)
+    target = render_pool.render([target_preset], probe)[0].mono
+    with Matcher(library=tiny_library, pool=render_pool) as m:
+        res = m.match((target, 44100), budget=14, candidates=2, rerank=4, starts=1)
+    assert res.probe.note == 55  # detected from the audio
+    assert 1 <= len(res.candidates) <= 2
+    assert res.renders <= 14 + 2  # budget + canonical re-renders of the finals
+    best = res.best.metrics["mss_mel"]
+    assert math.isfinite(best) and best == min(c.metrics["mss_mel"] for c in res.candidates)
+    # refinement never returns something worse than the best re-ranked library item
+    from synthmatch.metrics import mss_mel
+
+    lib = Library.load(tiny_library)
+    knn_scores = [
+        mss_mel(res.target, render_pool.render([lib.preset(i)], res.probe)[0].mono, 44100)
+        for i in range(len(lib))
+    ]
+    assert best <= min(knn_scores) + 1e-6
+    from synthmatch.search.report import write_outputs
+
+    paths = write_outputs(res, tmp_path / "out", tutorial=False)
+    doc = json.loads(paths["json"].read_text())
+    assert doc["probe"]["note"] == 55 and doc["candidates"][0]["metrics"]["mss_mel"] == pytest.approx(best)
+    assert check_vital_json(json.loads(paths["preset"].read_text())) == []
+    html = paths["report"].read_text()
+    assert (
+        html.count("data:audio/wav;base64,") == 1 + len(res.candidates) and "data:image/png;base64," in html
+    )
+
+
+def test_match_cancel_returns_best_so_far(tiny_library, render_pool):
+    target = render_pool.render([_tiny_presets()[0]], LIB_PROBE)[0].mono
+    with Matcher(library=tiny_library, pool=render_pool) as m:
+        calls = {"n": 0}
+
+        def progress(done: int, total: int) -> None:
+            calls["n"] += 1
+            if done >= 6:
+                raise KeyboardInterrupt
+
+        res = m.match((target, 44100), budget=40, candidates=1, rerank=6, progress=progress)
+    assert res.interrupted and res.candidates and res.renders < 40
+
+
+def test_probe_for_clamps():
+    class A:
+        midi_note = None
+        note_length_s = 10.0
+        velocity = 2.0
+
+    p = probe_for(A(), duration_s=0.2)
+    assert (
+        p.note == 60 and p.render_seconds == 1.0 and p.note_seconds < p.render_seconds and p.velocity == 1.0
+    )
+
+
+def test_silent_target_is_refused(tiny_library, render_pool):
+    from synthmatch.errors import AudioError
+
+    with Matcher(library=tiny_library, pool=render_pool) as m, pytest.raises(AudioError):
+        m.match((np.zeros(44100, np.float32), 44100), budget=4)
