@@ -207,18 +207,12 @@ def make_methods(
         )
 
     def m_search_init(item: Item) -> Attempt:
-        from synthmatch.metrics import mss_mel_prepared, prepare_mss_mel
-        from synthmatch.search.match import _fit
+        from synthmatch.search.match import make_score
 
         t0 = time.monotonic()
         probe, an = detect(item)
-        target = _fit(item.audio, probe.n_samples)
-        prepared = prepare_mss_mel(target, item.sample_rate)
-        obj = Objective(
-            score=lambda y: mss_mel_prepared(prepared, _fit(y, probe.n_samples)),
-            pool=matcher.pool,
-            probe=probe,
-        )
+        score = make_score(item.audio, probe, target_f0=an.f0_hz if (an.pitched and an.f0_hz) else None)
+        obj = Objective(score=score, pool=matcher.pool, probe=probe)
         best = get_refiner("cmaes").refine(Preset.init(), obj, Budget(max_renders=budget))
         return Attempt(
             best.preset if best else Preset.init(),

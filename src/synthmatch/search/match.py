@@ -36,6 +36,28 @@ DEFAULT_CANDIDATES = 3
 DEFAULT_RERANK = 12
 DEFAULT_STARTS = 2
 RENDER_SECONDS_RANGE = (1.0, 8.0)
+#: The search objective for a pitched target: MSS-mel (dB) + this many dB per semitone of median
+#: f0 difference between candidate and target (capped at 12 semitones; an unvoiced candidate counts
+#: as 12). MSS-mel alone barely sees pitch, and a match at the wrong note is useless to a musician.
+PITCH_PENALTY_DB_PER_SEMITONE = 0.5
+PITCH_PENALTY_CAP_SEMITONES = 12.0
+
+
+def pitch_penalty(audio: np.ndarray, sample_rate: int, target_f0: float) -> float:
+    """The pitch term of the search objective (dB) for a candidate render."""
+    from synthmatch.audio.analysis import pitch_track
+    from synthmatch.errors import AudioError
+
+    try:
+        tr = pitch_track(audio, sample_rate)
+    except AudioError:
+        return PITCH_PENALTY_DB_PER_SEMITONE * PITCH_PENALTY_CAP_SEMITONES
+    f0 = tr.f0_hz[tr.voiced & (tr.f0_hz > 0)]
+    if len(f0) == 0:
+        semis = PITCH_PENALTY_CAP_SEMITONES
+    else:
+        semis = min(abs(12.0 * math.log2(float(np.median(f0)) / target_f0)), PITCH_PENALTY_CAP_SEMITONES)
+    return PITCH_PENALTY_DB_PER_SEMITONE * semis
 
 
 @dataclass
@@ -107,6 +129,21 @@ def probe_for(
         render_seconds=render_s,
         sample_rate=sample_rate,
     )
+
+
+def make_score(target: np.ndarray, probe: Probe, *, target_f0: float | None) -> Callable[[np.ndarray], float]:
+    """The search objective against ``target`` (lower is better): MSS-mel, plus the pitch term
+    (:data:`PITCH_PENALTY_DB_PER_SEMITONE`) when the target is pitched (``target_f0`` in Hz)."""
+    from synthmatch.metrics import mss_mel_prepared, prepare_mss_mel
+
+    prepared = prepare_mss_mel(_fit(target, probe.n_samples), probe.sample_rate)
+
+    def score(y: np.ndarray) -> float:
+        y = _fit(y, probe.n_samples)
+        s = mss_mel_prepared(prepared, y)
+        return s + (pitch_penalty(y, probe.sample_rate, target_f0) if target_f0 else 0.0)
+
+    return score
 
 
 def _fit(audio: np.ndarray, n: int) -> np.ndarray:
@@ -192,7 +229,7 @@ class Matcher:
         """Match a target (path or ``(samples, sample_rate)``); see the module docstring."""
         from synthmatch.audio.analysis import analyze
         from synthmatch.audio.io import load_audio
-        from synthmatch.metrics import compute_metrics, mss_mel_prepared, prepare_mss_mel
+        from synthmatch.metrics import compute_metrics
 
         t0 = time.monotonic()
         timings: dict[str, float] = {}
@@ -208,16 +245,11 @@ class Matcher:
         knn = self.candidates(target, sr, max(rerank, candidates))
         timings["retrieve"] = time.monotonic() - t1
 
-        prepared = prepare_mss_mel(target, sr)
         budget_obj = Budget(max_renders=budget, max_seconds=seconds)
         total = budget if budget is not None else 0
-        objective = Objective(
-            score=lambda y: mss_mel_prepared(prepared, _fit(y, probe.n_samples)),
-            pool=self.pool,
-            probe=probe,
-            progress=progress,
-            total=total,
-        )
+        target_f0 = an.f0_hz if (an.pitched and an.f0_hz) else None
+        score = make_score(target, probe, target_f0=target_f0)
+        objective = Objective(score=score, pool=self.pool, probe=probe, progress=progress, total=total)
         interrupted = False
         origins: dict[int, str] = {}
         try:
@@ -262,10 +294,13 @@ class Matcher:
                 continue
             y = _fit(out.mono, probe.n_samples)
             metrics = compute_metrics(target, y, sr)
+            metrics["objective"] = metrics["mss_mel"] + (
+                pitch_penalty(y, sr, target_f0) if target_f0 else 0.0
+            )
             origin = origins.get(id(e.preset), "search")
             e.preset.meta["preset_name"] = "synthmatch match"
             result_cands.append(Candidate(e.preset, y, metrics, origin))
-        result_cands.sort(key=lambda c: c.metrics.get("mss_mel", math.inf))
+        result_cands.sort(key=lambda c: c.metrics.get("objective", math.inf))
         timings["finalize"] = time.monotonic() - t4
         timings["total"] = time.monotonic() - t0
         analysis = {
