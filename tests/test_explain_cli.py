@@ -1,0 +1,46 @@
+"""`synthmatch explain`: the command writes the tutorial, the recipe and the files it loads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from synthmatch.cli import main
+from synthmatch.vital.preset import Preset
+from synthmatch.vital.wavetables import basic_frame, wavetable_from_frames
+
+
+@pytest.fixture()
+def preset_file(tmp_path):
+    p = Preset.init()
+    p.values.update(osc_1_random_phase=0.0, filter_1_on=1.0, filter_1_cutoff=84.0, env_1_sustain=0.0)
+    p.wavetables[0] = wavetable_from_frames(basic_frame("triangle")[None], name="Tri")
+    p.meta["preset_name"] = "Test Pluck"
+    return p.write(tmp_path / "pluck.vital")
+
+
+def test_explain_without_render(preset_file, tmp_path, capsys):
+    out = tmp_path / "tut"
+    assert main(["explain", str(preset_file), "-o", str(out), "--no-render"]) == 0
+    assert (out / "tutorial.md").exists() and (out / "wavetable_osc1.vitaltable").exists()
+    recipe = json.loads((out / "recipe.json").read_text())
+    assert recipe["title"] == "Test Pluck" and recipe["description"] is None
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.vita
+def test_explain_with_render_describes_the_sound(preset_file, tmp_path):
+    out = tmp_path / "tut"
+    rc = main(["explain", str(preset_file), "-o", str(out), "--probe", "note_seconds=0.4,render_seconds=0.8"])
+    assert rc == 0
+    recipe = json.loads((out / "recipe.json").read_text())
+    assert recipe["description"]["pitch_note"] == "C4"
+    assert "## The sound" in (out / "tutorial.md").read_text()
+
+
+def test_explain_default_output_folder_and_bad_llm(preset_file):
+    with pytest.raises(SystemExit):
+        main(["explain", str(preset_file), "--llm", "not-a-provider"])
+    assert main(["explain", str(preset_file), "--no-render"]) == 0
+    assert (preset_file.parent / "pluck_tutorial" / "tutorial.md").exists()
