@@ -134,3 +134,22 @@ def test_shared_presets_parse_and_write_valid_json():
     for f in train_preset_files(12):
         p = Preset.from_file(f)
         assert check_vital_json(p.to_vital()) == []
+
+
+def test_modulation_slots_are_kept_for_amount_destinations(init_preset):
+    """known issue: slots were renumbered on read, so a `modulation_K_amount` destination moved."""
+    doc = init_preset.to_vital()
+    s = doc["settings"]
+    s["modulations"][2] = {"source": "lfo_1", "destination": "filter_1_cutoff"}
+    s["modulations"][5] = {"source": "env_2", "destination": "modulation_3_amount"}
+    s["modulation_3_amount"] = 0.4
+    s["modulation_6_amount"] = 0.7
+    p = Preset.from_vital(doc)
+    assert [m.slot for m in p.modulations] == [3, 6]
+    out = p.to_vital()["settings"]
+    assert (
+        out["modulations"][2]["source"] == "lfo_1"
+        and out["modulations"][5]["destination"] == "modulation_3_amount"
+    )
+    assert out["modulation_3_amount"] == 0.4 and out["modulation_6_amount"] == 0.7
+    assert out["modulations"][0] == {"source": "", "destination": ""}

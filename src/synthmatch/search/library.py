@@ -76,8 +76,18 @@ def compact_record(preset: Preset, assets: dict[str, Any]) -> dict[str, Any]:
     sid = _asset_id(sample)
     assets.setdefault(sid, sample)
     mods = [
-        [m.source, m.destination, m.amount, int(m.bipolar), m.power, int(m.stereo), int(m.bypass)]
-        for m in preset.modulations
+        [
+            m.source,
+            m.destination,
+            m.amount,
+            int(m.bipolar),
+            m.power,
+            int(m.stereo),
+            int(m.bypass),
+            slot,
+            m.line_mapping,
+        ]
+        for m, slot in zip(preset.modulations, preset.slot_assignment())
     ]
     rec: dict[str, Any] = {"v": values, "m": mods, "wt": ids["wt"], "lfo": ids["lfo"], "s": sid}
     if preset.meta.get("preset_name"):
@@ -91,8 +101,18 @@ def preset_from_record(rec: dict[str, Any], assets: dict[str, Any]) -> Preset:
     values = {n: space[n].default for n in space.control_names()}
     values.update({k: float(v) for k, v in rec["v"].items()})
     mods = [
-        Modulation(s, d, amount=a, bipolar=bool(b), power=p, stereo=bool(st), bypass=bool(by))
-        for s, d, a, b, p, st, by in rec["m"]
+        Modulation(
+            s,
+            d,
+            amount=a,
+            bipolar=bool(b),
+            power=p,
+            stereo=bool(st),
+            bypass=bool(by),
+            slot=rest[0] if rest else None,
+            line_mapping=rest[1] if len(rest) > 1 else None,
+        )
+        for s, d, a, b, p, st, by, *rest in rec["m"]
     ]
     return Preset(
         values=values,

@@ -168,10 +168,10 @@ class Objective:
 def apply_changes(base: Preset, changes: dict[str, float]) -> Preset:
     """A copy of ``base`` with engine-control changes (incl. ``modulation_K_amount``) applied."""
     out = base.copy()
+    slot_to_index = {slot: i for i, slot in enumerate(out.slot_assignment())}
     for name, v in changes.items():
         if name.startswith("modulation_") and name.endswith("_amount"):
-            k = int(name.split("_")[1]) - 1
-            out.modulations[k].amount = float(v)
+            out.modulations[slot_to_index[int(name.split("_")[1])]].amount = float(v)
         else:
             out.values[name] = float(v)
     return out
@@ -211,16 +211,17 @@ def search_dims(preset: Preset, *, max_dims: int = 24, space: ParamSpace | None 
         if not active.get(spec.name) or spec.span <= 0:
             continue
         dims.append(Dim(spec.name, spec.min, spec.max, spec.weight))
-    for k, m in enumerate(preset.modulations):
+    for m, slot in zip(preset.modulations, preset.slot_assignment()):
         if m.audible:
-            dims.append(Dim(f"modulation_{k + 1}_amount", -1.0, 1.0, 2.0))
+            dims.append(Dim(f"modulation_{slot}_amount", -1.0, 1.0, 2.0))
     dims.sort(key=lambda d: -d.weight)
     return dims[:max_dims]
 
 
 def _current(preset: Preset, dim: Dim) -> float:
     if dim.control.startswith("modulation_"):
-        return preset.modulations[int(dim.control.split("_")[1]) - 1].amount
+        slot = int(dim.control.split("_")[1])
+        return preset.modulations[preset.slot_assignment().index(slot)].amount
     return preset.values[dim.control]
 
 

@@ -7,6 +7,7 @@ render, so every name is validated here before it can reach a preset or the engi
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,9 @@ class Modulation:
     stereo: bool = False
     bypass: bool = False
     line_mapping: dict[str, Any] | None = field(default=None, repr=False)
+    #: The 1-based matrix slot this connection occupies when read from a preset (None: the first
+    #: free slot). Slots matter: ``modulation_K_amount`` is itself a modulation destination.
+    slot: int | None = None
 
     def validate(self) -> Modulation:
         validate_source(self.source)
@@ -72,9 +76,42 @@ class Modulation:
         return (abs(self.amount) > 0.0) and not self.bypass
 
 
-def used_sources(mods: list[Modulation]) -> set[str]:
-    """Sources whose connections can change the sound."""
-    return {m.source for m in mods if m.audible}
+_MOD_TARGET = re.compile(r"modulation_(\d+)_(amount|power|bipolar|stereo|bypass)")
+
+
+def sounding(mods: list[Modulation], slots: list[int] | None = None) -> list[bool]:
+    """For each connection: can it change the sound?
+
+    A connection sounds when it is not bypassed and its amount is non-zero, or when a sounding
+    connection modulates its amount (a row with amount 0 still sounds then); a connection whose
+    destination is another row that does not sound changes nothing.
+    """
+    slots = slots or list(range(1, len(mods) + 1))
+    index = {slot: i for i, slot in enumerate(slots)}
+    keep = [m.audible for m in mods]
+    targets: list[int | None] = []
+    for m in mods:
+        hit = _MOD_TARGET.fullmatch(m.destination)
+        targets.append(index.get(int(hit.group(1)), -1) if hit else None)
+    changed = True
+    while changed:
+        changed = False
+        for i, k in enumerate(targets):
+            if keep[i] and k is not None and k >= 0 and not keep[k] and not mods[k].bypass:
+                keep[k] = changed = True
+    changed = True
+    while changed:
+        changed = False
+        for i, k in enumerate(targets):
+            if keep[i] and k is not None and not (k >= 0 and keep[k]):
+                keep[i] = False
+                changed = True
+    return keep
+
+
+def used_sources(mods: list[Modulation], slots: list[int] | None = None) -> set[str]:
+    """Sources whose connections can change the sound (see :func:`sounding`)."""
+    return {m.source for m, on in zip(mods, sounding(mods, slots)) if on}
 
 
 # ---------------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ from synthmatch.vital.wavetables import VITAL_VERSION
 _META_KEYS = ("preset_name", "author", "comments", "preset_style", "macro1", "macro2", "macro3", "macro4")
 _ASSET_KEYS = ("wavetables", "lfos", "sample", "modulations")
 _MOD_FIELDS = ("amount", "bipolar", "power", "stereo", "bypass")
+#: Oscillator distortion types that read another oscillator: type → which of the two other
+#: oscillators (in ascending order) they read ("FM <- Osc", "RM <- Osc").
+_READS_OTHER_OSC = {7: 0, 8: 1, 10: 0, 11: 1}
 
 
 @dataclass
@@ -184,6 +187,7 @@ class Preset:
                     stereo=slot["stereo"] >= 0.5,
                     bypass=slot["bypass"] >= 0.5,
                     line_mapping=copy.deepcopy(entry.get("line_mapping")),
+                    slot=k + 1,
                 )
             )
 
@@ -231,11 +235,13 @@ class Preset:
             settings[name] = float(v)
         if len(self.modulations) > N_PRESET_SLOTS:
             raise PresetError(f"{len(self.modulations)} modulations; Vital holds at most {N_PRESET_SLOTS}")
+        placed = self.slot_assignment()
+        by_slot = {slot: self.modulations[i] for i, slot in enumerate(placed)}
         slots: list[dict[str, Any]] = []
         for k in range(N_PRESET_SLOTS):
             prefix = f"modulation_{k + 1}_"
-            if k < len(self.modulations):
-                m = self.modulations[k].validate()
+            if k + 1 in by_slot:
+                m = by_slot[k + 1].validate()
                 entry: dict[str, Any] = {"source": m.source, "destination": m.destination}
                 if m.line_mapping:
                     entry["line_mapping"] = copy.deepcopy(m.line_mapping)
@@ -284,11 +290,26 @@ class Preset:
         os.replace(tmp, p)
         return p
 
+    def slot_assignment(self) -> list[int]:
+        """The 1-based matrix slot of each connection: its own ``slot`` if set and free, else the
+        first free slot, in list order."""
+        taken: set[int] = set()
+        out: list[int] = []
+        for m in self.modulations:
+            if m.slot is not None and 1 <= m.slot <= N_PRESET_SLOTS and m.slot not in taken:
+                out.append(m.slot)
+                taken.add(m.slot)
+            else:
+                out.append(0)
+        free = (k for k in range(1, N_PRESET_SLOTS + 1) if k not in taken)
+        return [s if s else next(free) for s in out]
+
     # ----------------------------------------------------------------------------------
     # vectors and activity
     # ----------------------------------------------------------------------------------
     def used_sources(self) -> set[str]:
-        return used_sources(self.modulations)
+        """Sources of connections that can change the sound."""
+        return used_sources(self.modulations, self.slot_assignment())
 
     def all_values(self, *, space: ParamSpace | None = None) -> dict[str, float]:
         """Control values plus the modulation-slot parameters (``mod_K_*``) of the space."""
@@ -313,7 +334,19 @@ class Preset:
     def active(self, *, space: ParamSpace | None = None) -> dict[str, bool]:
         """Which parameters of the space matter for this preset's sound."""
         space = space or default_space()
-        return space.active_mask(self.all_values(space=space), self.used_sources())
+        active = space.active_mask(self.all_values(space=space), self.used_sources())
+        # An oscillator read by a sounding oscillator's "FM/RM <- Osc" matters even when it is
+        # off (its distortion type shapes what is read), transitively.
+        v = self.values
+        reached = [k for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5]
+        for osc in reached:
+            kind = round(float(v.get(f"osc_{osc}_distortion_type", 0.0)))
+            if kind in _READS_OTHER_OSC:
+                other = [k for k in (1, 2, 3) if k != osc][_READS_OTHER_OSC[kind]]
+                active[f"osc_{other}_distortion_type"] = True
+                if other not in reached:
+                    reached.append(other)
+        return active
 
     def to_vector(self, *, space: ParamSpace | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(numeric [0,1] vector [shape=(n_numeric,)], categorical indices [shape=(n_categorical,)])."""

@@ -218,15 +218,14 @@ def _activity_rule(name: str) -> Activity:
         if rest == "on":
             return Activity()
         conds = [Condition(f"osc_{osc}_on", _ON)]
+        # stereo_spread and stack_style matter with one voice too ("Center Drop 12" drops it)
         if rest in (
             "unison_detune",
             "unison_blend",
             "detune_power",
             "detune_range",
-            "stereo_spread",
             "frame_spread",
             "spectral_unison",
-            "stack_style",
         ):
             conds.append(Condition(f"osc_{osc}_unison_voices", tuple(float(v) for v in range(2, 17))))
         if rest in ("spectral_morph_amount", "spectral_morph_spread"):
@@ -271,9 +270,10 @@ def _activity_rule(name: str) -> Activity:
                     conds += _sync_conditions("delay", name, "delay_sync")
                 if name in ("delay_aux_frequency", "delay_aux_tempo"):
                     conds += _sync_conditions("delay", name.replace("aux_", ""), "delay_aux_sync")
-                    conds.append(Condition("delay_style", (1.0,)))  # stereo style: right-channel time
+                    # right-channel time: Stereo, Ping Pong and Mid Ping Pong styles
+                    conds.append(Condition("delay_style", (1.0, 2.0, 3.0)))
                 if name == "delay_aux_sync":
-                    conds.append(Condition("delay_style", (1.0,)))
+                    conds.append(Condition("delay_style", (1.0, 2.0, 3.0)))
             if (
                 fx == "distortion"
                 and name.startswith("distortion_filter_")
@@ -541,9 +541,14 @@ class ParamSpace:
     # -- hashing -------------------------------------------------------------------------
     @functools.cached_property
     def spec_hash(self) -> str:
-        """A short hash of the whole declaration; artifacts store it and check it on load."""
-        blob = json.dumps([s.to_dict() for s in self.specs], sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        """A short hash of the vector layout (names, kinds, ranges, valid values, option labels).
+
+        Artifacts (datasets, libraries, checkpoints) store it and check it on load. Activity
+        rules, priors and weights are left out: changing them does not change what a stored
+        vector or value means.
+        """
+        layout = [[s.name, s.kind, s.min, s.max, list(s.values), list(s.options)] for s in self.specs]
+        return hashlib.sha256(json.dumps(layout).encode()).hexdigest()[:16]
 
     # -- activity ------------------------------------------------------------------------
     def active_mask(self, values: Mapping[str, float], used_sources: Iterable[str]) -> dict[str, bool]:
