@@ -50,6 +50,25 @@ class Item:
     preset: Preset | None = None
 
 
+def sounding_note(preset: Preset, note: int) -> int | None:
+    """The MIDI note a preset sounds when ``note`` is played: the note plus the voice and the
+    loudest oscillator's transpose and tune. None when that oscillator ignores the played note
+    (MIDI tracking off), so the pitch criterion does not apply."""
+    v = preset.values
+    oscs = [k for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5]
+    if not oscs:
+        return None
+    k = max(oscs, key=lambda j: v.get(f"osc_{j}_level", 0.0))
+    if v.get(f"osc_{k}_midi_track", 1.0) < 0.5:
+        return None
+    return int(
+        note
+        + v.get("voice_transpose", 0.0)
+        + v.get(f"osc_{k}_transpose", 0.0)
+        + round(v.get(f"osc_{k}_tune", 0.0))
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Suites.
 # ---------------------------------------------------------------------------------------
@@ -307,7 +326,12 @@ def run_suite(
             res.analysis = [
                 {
                     "item": it.name,
-                    "true_note": it.probe.note if it.probe else None,
+                    "played_note": it.probe.note if it.probe else None,
+                    "true_note": (
+                        sounding_note(it.preset, it.probe.note)
+                        if (it.preset is not None and it.probe)
+                        else (it.probe.note if it.probe else None)
+                    ),
                     "detected_note": a.detected_note,
                     "true_note_s": it.probe.note_seconds if (it.probe and it.preset is not None) else None,
                     "detected_note_s": a.note_length_s,
