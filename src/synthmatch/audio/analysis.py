@@ -1,0 +1,535 @@
+"""Note analysis of a one-shot: pitch, onset, note length (release point) and loudness.
+
+Everything here is deterministic, numpy/scipy only, and cheap (a few tens of milliseconds for a
+4-second clip at 44.1 kHz on one core), so it can run on every target before a search.
+
+Pitch
+    A vectorised YIN (de Cheveigné & Kawahara, 2002) at 22050 Hz over 30 Hz-4200 Hz. YIN's
+    cumulative-mean-normalised difference at the chosen lag is the frame's *aperiodicity*
+    (0 = perfectly periodic, about 1 = noise); a frame is voiced when it is below
+    :data:`VOICED_APERIODICITY`. The note's f0 is the median of the voiced frames of the sustained
+    part, followed by a spectral octave check on the average spectrum of those frames: the
+    partials at odd multiples of f0/2 and of f0 decide between f0/2, f0 and 2·f0.
+
+Note length
+    The render model is ``render(note, velocity, note_dur, render_dur)``: the key is held for
+    ``note_dur`` seconds, then the envelope's release stage starts. On the RMS envelope in dB
+    (23 ms frames, 5.8 ms hop) the release point is the start of the steepest sustained fall of the
+    "future maximum" ``M(t) = max_{s>=t} e(s)`` (dips that recover do not count), walked back to
+    where the fall begins, then refined by fitting the level-crossing times of the fall
+    (1.5-12 dB below the sustain level) with Vital-style release curves: amplitude
+    ``(1 - s_p(u))**2`` with ``s_p(u) = (exp(p u) - 1) / (exp(p) - 1)``, ``u = (t - T) / R``, for
+    curvatures ``p`` in :data:`RELEASE_CURVATURES` (``p = -2`` is Vital's default; large negative
+    ``p`` is an exponential decay). A sound that decays from its attack peak with no sustained
+    part reports the time to fade 40 dB below its peak instead, and a sound that never falls
+    before the end of the clip reports the whole clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.fft
+from scipy.ndimage import uniform_filter1d
+
+from synthmatch.audio._dsp import amp_to_db, frame_rms, frame_signal, resample
+from synthmatch.errors import AudioError, EmptyAudioError, SilentAudioError
+
+__all__ = [
+    "DEFAULT_VELOCITY",
+    "FMAX_HZ",
+    "FMIN_HZ",
+    "NoteAnalysis",
+    "PitchTrack",
+    "analyze",
+    "hz_to_midi",
+    "midi_to_hz",
+    "pitch_track",
+    "velocity_from_peak_db",
+]
+
+#: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
+DEFAULT_VELOCITY = 100 / 127
+#: Pitch search range in Hz.
+FMIN_HZ = 30.0
+FMAX_HZ = 4200.0
+#: A YIN frame is voiced when its aperiodicity (CMNDF at the chosen lag) is below this.
+VOICED_APERIODICITY = 0.25
+#: The note counts as pitched when at least this fraction of the analysed frames agree on the pitch.
+PITCHED_CONFIDENCE = 0.5
+#: Release-curve curvatures tried by the note-length refinement (see module docstring).
+RELEASE_CURVATURES = (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
+
+_PITCH_SR = 22050
+_YIN_WINDOW = 1024  # integration window at 22050 Hz (46 ms), longer than the 30 Hz period
+_YIN_HOP = 256
+_YIN_THRESHOLD = 0.15
+_ENV_FRAME_S = 1024 / 44100
+_ENV_HOP_S = 256 / 44100
+_ONSET_DB = 50.0  # onset = first sample within this many dB of the peak
+_FADE_DB = 40.0  # fade length of a decaying sound: time to fall this far below the peak
+_FLOOR_DB = 45.0  # levels further below the peak are ignored by the release detector
+_DROP_WINDOW_S = 0.15  # window over which the steepest fall is measured
+_SMOOTH_S = 0.03  # smoothing of the envelope used to find where the release starts
+_STALL_DB = 3.0  # see _release_time
+_MAX_JUMPS = 3
+_FALL_WINDOW_S = 0.4  # horizon over which the release's total fall is measured
+_MIN_DROP_DB = 3.0  # a fall smaller than this over the window means the note is held to the end
+_WALK_MAX_SLOPE = 15.0  # dB/s
+_PLATEAU_S = 0.1  # the sustain level is the median level over this long before the knee
+_REFINE_CLAMP_S = 0.15  # the refined release point stays this close to the knee
+_REFINE_DROPS_DB = np.array([3.0, 4.5, 6.0, 8.0, 10.0, 12.0])
+_U_GRID = np.linspace(0.0, 1.0, 2001)
+
+
+@dataclass(frozen=True)
+class NoteAnalysis:
+    """What :func:`analyze` measured on a one-shot.
+
+    Attributes
+    ----------
+    f0_hz : float | None
+        Fundamental frequency in Hz, or None when the sound is not pitched.
+    midi_note : int | None
+        Nearest MIDI note to ``f0_hz`` (A4 = 69 = 440 Hz), or None when not pitched.
+    cents : float
+        Deviation of ``f0_hz`` from ``midi_note`` in cents, in [-50, 50] (0.0 when not pitched).
+    pitched : bool
+        True when a stable pitch was found (False for noise, most drums, very inharmonic sounds).
+    pitch_confidence : float
+        Fraction (0..1) of the analysed frames that are voiced and agree with the pitch within
+        100 cents (octave jumps of single frames count as agreeing).
+    onset_s : float
+        Time of the note's start in seconds: first sample within 50 dB of the peak.
+    note_length_s : float
+        Estimated time in seconds from the onset to the release of the key (see the module
+        docstring). For a sound that decays with no sustained part: time from the onset until it is
+        40 dB below its peak. For a note still held at the end of the clip: the rest of the clip.
+    note_length_method : {"release", "fade", "held"}
+        Which of the three cases above produced ``note_length_s``.
+    duration_s : float
+        Length of the signal in seconds.
+    peak_db : float
+        Sample peak in dBFS.
+    loudness_db : float
+        RMS level in dBFS over the frames within 20 dB of the loudest frame (the audible body of the
+        note, independent of how much silence surrounds it).
+    velocity : float
+        MIDI velocity in (0, 1] from :func:`velocity_from_peak_db`.
+    """
+
+    f0_hz: float | None
+    midi_note: int | None
+    cents: float
+    pitched: bool
+    pitch_confidence: float
+    onset_s: float
+    note_length_s: float
+    note_length_method: Literal["release", "fade", "held"]
+    duration_s: float
+    peak_db: float
+    loudness_db: float
+    velocity: float
+
+
+@dataclass(frozen=True)
+class PitchTrack:
+    """Frame-wise YIN pitch.
+
+    Attributes
+    ----------
+    times_s : np.ndarray [shape=(frames,)]
+        Centre of each analysis window in seconds.
+    f0_hz : np.ndarray [shape=(frames,)]
+        YIN estimate in Hz for every frame (meaningful where ``voiced``).
+    aperiodicity : np.ndarray [shape=(frames,)]
+        CMNDF value at the chosen lag, 0 (periodic) .. about 1 (noise); 1.0 for silent frames.
+    voiced : np.ndarray [shape=(frames,), dtype=bool]
+        Frames loud enough (within 40 dB of the loudest frame) and periodic enough.
+    level_db : np.ndarray [shape=(frames,)]
+        RMS level of each frame's integration window in dBFS.
+    """
+
+    times_s: np.ndarray
+    f0_hz: np.ndarray
+    aperiodicity: np.ndarray
+    voiced: np.ndarray
+    level_db: np.ndarray
+
+
+def hz_to_midi(f_hz: float) -> float:
+    """Fractional MIDI note number of a frequency in Hz (A4 = 69 = 440 Hz)."""
+    return 69.0 + 12.0 * float(np.log2(f_hz / 440.0))
+
+
+def midi_to_hz(note: float) -> float:
+    """Frequency in Hz of a (fractional) MIDI note number."""
+    return 440.0 * 2.0 ** ((note - 69.0) / 12.0)
+
+
+def velocity_from_peak_db(peak_db: float) -> float:
+    """Map a sample peak level to a MIDI velocity in (0, 1].
+
+    Vital renders at velocity 100/127 peak between about -20 and -1 dBFS depending on the preset
+    (measured on 211 presets: median -10 dBFS), and user files are often normalised, so a peak in
+    that range says nothing about velocity: it maps to :data:`DEFAULT_VELOCITY`. Quieter peaks map
+    with the usual MIDI square law (amplitude ∝ velocity², so -6 dB ≈ 0.71 × velocity):
+    ``velocity = 100/127 · 10**((peak_db + 20) / 40)``, clipped to [1/127, 1].
+    """
+    if not np.isfinite(peak_db) or peak_db >= -20.0:
+        return DEFAULT_VELOCITY
+    return float(np.clip(DEFAULT_VELOCITY * 10.0 ** ((peak_db + 20.0) / 40.0), 1 / 127, 1.0))
+
+
+def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
+    """Measure pitch, onset, note length and loudness of a one-note sound.
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n,)]
+        Mono signal, full scale 1.0 (e.g. :attr:`LoadedAudio.samples`).
+    sample_rate : int
+        Sample rate in Hz (any; pitch is analysed at 22050 Hz).
+
+    Returns
+    -------
+    NoteAnalysis
+
+    Raises
+    ------
+    EmptyAudioError
+        ``samples`` is empty.
+    SilentAudioError
+        ``samples`` is all zeros (peak below -120 dBFS).
+    AudioError
+        ``samples`` is not 1-D or holds NaN/inf.
+    """
+    x = _check_signal(samples, sample_rate)
+    sr = int(sample_rate)
+    duration = len(x) / sr
+    peak = float(np.max(np.abs(x)))
+    peak_db = float(amp_to_db(peak))
+
+    onset_idx = int(np.argmax(np.abs(x) >= peak * 10.0 ** (-_ONSET_DB / 20.0)))
+    onset_s = onset_idx / sr
+
+    env_db, env_dt = _envelope_db(x, sr)
+    body = env_db >= env_db.max() - 20.0
+    loudness_db = float(amp_to_db(np.sqrt(np.mean(10.0 ** (env_db[body] / 10.0)))))
+
+    release_s, method = _release_time(env_db, env_dt, duration=duration)
+    release_s = float(np.clip(release_s, onset_s, duration))
+    note_length = max(release_s - onset_s, 0.0)
+
+    # Pitch over the sustained part: after the attack transient, before the release.
+    x_pitch = _to_pitch_rate(x, sr)
+    track = _yin(x_pitch, _PITCH_SR)
+    start = onset_s + min(0.03, 0.1 * note_length)
+    stop = release_s if method == "release" else duration
+    region = (track.times_s >= start) & (track.times_s <= max(stop, start + 0.05))
+    region &= track.level_db >= track.level_db.max() - 25.0
+    if np.count_nonzero(region) < 3:
+        region = track.level_db >= track.level_db.max() - 30.0
+    f0, confidence = _note_pitch(track, region, x_pitch=x_pitch)
+
+    pitched = f0 is not None and confidence >= PITCHED_CONFIDENCE
+    midi_note: int | None = None
+    cents = 0.0
+    if pitched and f0 is not None:
+        m = hz_to_midi(f0)
+        midi_note = round(m)
+        cents = 100.0 * (m - midi_note)
+    else:
+        f0 = None
+
+    return NoteAnalysis(
+        f0_hz=f0,
+        midi_note=midi_note,
+        cents=float(cents),
+        pitched=bool(pitched),
+        pitch_confidence=float(confidence),
+        onset_s=float(onset_s),
+        note_length_s=float(note_length),
+        note_length_method=method,
+        duration_s=float(duration),
+        peak_db=peak_db,
+        loudness_db=loudness_db,
+        velocity=velocity_from_peak_db(peak_db),
+    )
+
+
+def pitch_track(samples: np.ndarray, sample_rate: int) -> PitchTrack:
+    """Frame-wise YIN pitch between :data:`FMIN_HZ` and :data:`FMAX_HZ`.
+
+    The signal is resampled to 22050 Hz; windows are 2048 samples (93 ms: a 46 ms integration
+    window plus the longest lag) with a 256-sample hop (11.6 ms).
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n,)]
+        Mono signal.
+    sample_rate : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    PitchTrack
+    """
+    x = _to_pitch_rate(_check_signal(samples, sample_rate), int(sample_rate))
+    return _yin(x, _PITCH_SR)
+
+
+# --- pitch -----------------------------------------------------------------------------------------------------
+
+
+def _to_pitch_rate(x: np.ndarray, sr: int) -> np.ndarray:
+    return resample(x.astype(np.float64, copy=False), orig_sr=sr, target_sr=_PITCH_SR)
+
+
+def _yin(x: np.ndarray, sr: int) -> PitchTrack:
+    """Vectorised YIN over all frames; see :func:`pitch_track`."""
+    w = _YIN_WINDOW
+    tau_max = min(int(np.ceil(sr / FMIN_HZ)), w)
+    tau_min = max(2, int(np.floor(sr / FMAX_HZ)))
+    length = w + tau_max + 1
+    if len(x) < length:
+        x = np.pad(x, (0, length - len(x)))
+    frames = frame_signal(x, frame_length=length, hop_length=_YIN_HOP, center=False)
+    n_fft = 1 << int(np.ceil(np.log2(length + w)))
+
+    # r[t] = sum_{j<W} x[j] x[j+t], by one FFT product per frame.
+    spec_full = scipy.fft.rfft(frames, n_fft, axis=1)
+    spec_head = scipy.fft.rfft(frames[:, :w], n_fft, axis=1)
+    r = scipy.fft.irfft(spec_full * np.conj(spec_head), n_fft, axis=1)[:, : tau_max + 1]
+    csum = np.concatenate([np.zeros((len(frames), 1)), np.cumsum(frames * frames, axis=1)], axis=1)
+    lags = np.arange(tau_max + 1)
+    energy0 = csum[:, w]
+    energy_tau = csum[:, lags + w] - csum[:, lags]
+    diff = np.maximum(energy0[:, None] + energy_tau - 2.0 * r, 0.0)
+
+    cum = np.cumsum(diff[:, 1:], axis=1)
+    cmndf = np.ones_like(diff)
+    cmndf[:, 1:] = diff[:, 1:] * lags[1:] / np.maximum(cum, 1e-20)
+
+    search = cmndf[:, tau_min : tau_max + 1]
+    interior = np.zeros_like(search, dtype=bool)
+    interior[:, 1:-1] = (search[:, 1:-1] <= search[:, :-2]) & (search[:, 1:-1] <= search[:, 2:])
+    candidates = interior & (search < _YIN_THRESHOLD)
+    has = candidates.any(axis=1)
+    idx = np.where(has, np.argmax(candidates, axis=1), np.argmin(search, axis=1))
+    idx = np.clip(idx, 1, search.shape[1] - 2)
+
+    rows = np.arange(len(search))
+    a, b, c = search[rows, idx - 1], search[rows, idx], search[rows, idx + 1]
+    denom = a - 2.0 * b + c
+    shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / np.where(denom == 0, 1.0, denom), 0.0)
+    shift = np.clip(shift, -1.0, 1.0)
+    tau = tau_min + idx + shift
+    aperiodicity = np.clip(b - 0.25 * (a - c) * shift, 0.0, 1.0)
+
+    level_db = 10.0 * np.log10(np.maximum(energy0 / w, 1e-24))
+    loud = level_db >= level_db.max() - 40.0
+    aperiodicity = np.where(loud, aperiodicity, 1.0)
+    voiced = loud & (aperiodicity < VOICED_APERIODICITY)
+    times = (np.arange(len(frames)) * _YIN_HOP + w / 2.0) / sr
+    return PitchTrack(
+        times_s=times,
+        f0_hz=sr / tau,
+        aperiodicity=aperiodicity,
+        voiced=voiced,
+        level_db=level_db,
+    )
+
+
+def _note_pitch(track: PitchTrack, region: np.ndarray, *, x_pitch: np.ndarray) -> tuple[float | None, float]:
+    """Median f0 of the voiced frames in ``region``, octave-checked; and the confidence (0..1)."""
+    n_region = int(np.count_nonzero(region))
+    voiced = region & track.voiced
+    if n_region == 0 or not voiced.any():
+        return None, 0.0
+    log_f = np.log2(track.f0_hz[voiced])
+    f0 = float(2.0 ** np.median(log_f))
+    # Agreement within 100 cents, allowing single-frame octave jumps (YIN's typical error).
+    dev = 1200.0 * (log_f - np.log2(f0))
+    dev = np.min(np.abs(dev[:, None] - np.array([-1200.0, 0.0, 1200.0])[None, :]), axis=1)
+    confidence = float(np.count_nonzero(dev <= 100.0)) / n_region
+    f0 = _octave_check(x_pitch, _PITCH_SR, f0, frame_times=track.times_s[voiced])
+    return f0, confidence
+
+
+def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray) -> float:
+    """Choose between f0/2, f0 and 2·f0 from the partials of the average spectrum.
+
+    Halve f0 when the odd multiples of f0/2 carry at least 30% of the amplitude of the multiples
+    of f0 (the signal really repeats at 2/f0); double it when the odd multiples of f0 carry less
+    than 10% of the even ones (YIN locked onto a subharmonic).
+    """
+    n_fft = 8192
+    t0, t1 = float(frame_times.min()), float(frame_times.max())
+    seg = x[max(0, int(t0 * sr) - n_fft // 2) : int(t1 * sr) + n_fft // 2]
+    if len(seg) < n_fft:
+        seg = np.pad(seg, (0, n_fft - len(seg)))
+    frames = frame_signal(seg, frame_length=n_fft, hop_length=n_fft // 2, center=False)
+    frames = frames[:: max(1, len(frames) // 16)]  # at most ~16 frames: enough for an average
+    spec = np.abs(scipy.fft.rfft(frames * np.hanning(n_fft), axis=1)).mean(axis=0)
+    bin_hz = sr / n_fft
+    nyq = sr / 2.0
+
+    def partials(freqs: np.ndarray) -> np.ndarray:
+        freqs = freqs[freqs < 0.9 * nyq]
+        if len(freqs) == 0:
+            return np.zeros(0)
+        lo = np.floor(freqs * 0.985 / bin_hz).astype(int)
+        hi = np.ceil(freqs * 1.015 / bin_hz).astype(int) + 1
+        return np.array([spec[a:b].max() for a, b in zip(lo, hi)])
+
+    for _ in range(2):
+        k = np.arange(1, 9)
+        odd_half = partials((2 * k - 1) * f0 / 2.0)
+        whole = partials(k * f0)
+        if len(odd_half) and len(whole) and f0 / 2.0 >= FMIN_HZ:
+            if odd_half.mean() >= 0.3 * whole[: len(odd_half)].mean():
+                f0 /= 2.0
+                continue
+        odd = partials((2 * k - 1) * f0)
+        even = partials(2 * k * f0)
+        if len(odd) and len(even) and 2.0 * f0 <= FMAX_HZ:
+            if odd[: len(even)].mean() < 0.1 * even.mean():
+                f0 *= 2.0
+                continue
+        break
+    return float(f0)
+
+
+# --- envelope and release ----------------------------------------------------------------------------------------
+
+
+def _envelope_db(x: np.ndarray, sr: int) -> tuple[np.ndarray, float]:
+    """RMS envelope in dBFS: 23 ms frames, 5.8 ms hop. Returns (levels, hop in seconds)."""
+    hop = max(1, round(_ENV_HOP_S * sr))
+    frame = max(4, round(_ENV_FRAME_S * sr))
+    return amp_to_db(frame_rms(x, frame_length=frame, hop_length=hop)), hop / sr
+
+
+def _release_time(
+    env_db: np.ndarray, dt: float, *, duration: float
+) -> tuple[float, Literal["release", "fade", "held"]]:
+    """Release point in seconds from the start of the clip, and how it was found."""
+    t = np.arange(len(env_db)) * dt
+    peak = float(env_db.max())
+    i_peak = int(np.argmax(env_db))
+    floor = peak - _FLOOR_DB
+    future_max = np.maximum.accumulate(env_db[::-1])[::-1]
+    m = np.maximum(future_max, floor)
+
+    def last_above(level: float | np.ndarray) -> np.ndarray:
+        # future_max is non-increasing: the last frame at or above `level` is a binary search away.
+        return np.searchsorted(-future_max, -np.asarray(level), side="right") - 1
+
+    n = max(2, round(_DROP_WINDOW_S / dt))
+    i_end = len(env_db) - 1 - round(0.05 / dt)  # ignore the very end (fade-outs, cut tails)
+    if i_end - n <= 0:
+        return duration, "held"
+    drop = m[: i_end - n] - m[n:i_end]
+    i_steep = int(np.argmax(drop))
+    if drop[i_steep] < _MIN_DROP_DB:
+        return duration, "held"
+    n_long = round(_FALL_WINDOW_S / dt)
+    if _FALL_WINDOW_S > 0 and i_end - n_long > 0:
+        # The release is the largest fall over a longer horizon (a quick decay into a sustain
+        # falls less); its steepest short window is where the walk back starts.
+        fall_long = m[: i_end - n_long] - m[n_long:i_end]
+        i_long = int(np.argmax(fall_long))
+        seg = drop[i_long : i_long + n_long]
+        if len(seg) and seg.max() >= _MIN_DROP_DB:
+            i_steep = i_long + int(np.argmax(seg))
+
+    # Walk back from the steepest fall to where the lightly smoothed envelope stops falling faster
+    # than min(25% of the steepest fall, 15 dB/s): the start of the release.
+    k = max(1, round(0.05 / dt))
+    slope_m = np.zeros(len(m))
+    slope_m[:-k] = (m[:-k] - m[k:]) / (k * dt)
+    steepest = float(slope_m[i_steep : i_steep + n].max())
+    # Smoothed in power (not dB) so unison beating and tremolo average out rather than dip.
+    power = uniform_filter1d(10.0 ** (env_db / 10.0), max(1, round(_SMOOTH_S / dt)), mode="nearest")
+    smooth = np.maximum(10.0 * np.log10(np.maximum(power, 1e-30)), floor)
+    slope = np.zeros(len(smooth))
+    slope[:-k] = (smooth[:-k] - smooth[k:]) / (k * dt)
+    threshold = min(0.25 * steepest, _WALK_MAX_SLOPE)
+    i = i_steep
+    while i > 0 and slope[i - 1] >= threshold:
+        i -= 1
+    # The walk can stall inside a slow stretch of the release (unison beating, curved releases):
+    # while the level 100-300 ms earlier was clearly higher, jump back to the last time it was there.
+    a, b = round(0.3 / dt), round(0.1 / dt)
+    for _ in range(_MAX_JUMPS):
+        if i - a < 0:
+            break
+        before = float(np.median(smooth[i - a : i - b]))
+        if before - smooth[i] <= _STALL_DB:
+            break
+        i = int(np.flatnonzero(smooth[: i - b] >= before - 1.0)[-1])
+    i_knee = i
+
+    # A fall that starts right at a fast attack's peak is a natural decay, not a release.
+    reached = int(np.argmax(env_db >= smooth[i_knee] - 3.0))
+    sustained = (i_knee - reached) * dt >= 0.1
+    attack_s = (i_peak - int(np.argmax(env_db >= peak - _ONSET_DB))) * dt
+    if not sustained and attack_s < 0.05:
+        i_fade = int(last_above(peak - _FADE_DB))
+        return float(min(t[min(i_fade, len(t) - 1)], duration)), "fade"
+
+    t_knee = float(t[i_knee])
+    level = float(np.median(smooth[max(0, i_knee - round(_PLATEAU_S / dt)) : i_knee + 1]))
+    drops = _REFINE_DROPS_DB[level - _REFINE_DROPS_DB >= floor]
+    if len(drops) < 3:
+        return t_knee, "release"
+    times = t[last_above(level - drops)]
+    best: tuple[float, float] | None = None
+    for u in _release_u_table(drops):
+        design = np.stack([np.ones_like(u), u], axis=1)
+        coef, *_ = np.linalg.lstsq(design, times, rcond=None)
+        if coef[1] <= 0:
+            continue
+        err = float(np.sum((design @ coef - times) ** 2))
+        if best is None or err < best[0]:
+            best = (err, float(coef[0]))
+    if best is None:
+        return t_knee, "release"
+    return float(np.clip(best[1], t_knee - _REFINE_CLAMP_S, t_knee + _REFINE_CLAMP_S)), "release"
+
+
+def _release_u_table(drops_db: np.ndarray) -> list[np.ndarray]:
+    """For each curvature p, the normalised release time u at which the level is ``drops_db`` down."""
+    out = []
+    for p in RELEASE_CURVATURES:
+        shape = _U_GRID if p == 0.0 else np.expm1(p * _U_GRID) / np.expm1(p)
+        fall = -40.0 * np.log10(np.maximum(1.0 - shape, 1e-12))  # amplitude (1 - s)^2, in dB
+        out.append(np.interp(drops_db, fall, _U_GRID))
+    return out
+
+
+# --- validation --------------------------------------------------------------------------------------------------
+
+
+def _check_signal(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}.")
+    x = np.asarray(samples)
+    if x.ndim != 1:
+        raise AudioError(
+            f"expected a mono signal of shape (n,), got shape {x.shape}. Hint: load it with load_audio() first."
+        )
+    if x.size == 0:
+        raise EmptyAudioError("the signal holds no samples. Hint: check the file or the trimming.")
+    x = x.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise AudioError("the signal holds NaN or infinite samples. Hint: load it with load_audio() first.")
+    if np.max(np.abs(x)) < 1e-6:
+        raise SilentAudioError(
+            "the signal is silent (peak below -120 dBFS), so there is no note to analyse. "
+            "Hint: check the input level."
+        )
+    return x

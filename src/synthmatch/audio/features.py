@@ -1,0 +1,408 @@
+"""Audio features: the declared log-mel configuration and a registry of embeddings.
+
+An embedding maps a mono clip to a fixed-size float32 vector compared by L2 distance (the retrieval
+library's faiss index). Embeddings register by name and carry a dataclass config, so a library can
+store ``{name, config}`` and rebuild the same embedding at query time::
+
+    @register_embedding("my-encoder")
+    class MyEncoder:
+        def __init__(self, **config): self.config = MyConfig(**config); self.dim = ...
+        def embed(self, samples, sample_rate): ...        # -> float32 [shape=(dim,)]
+        def embed_batch(self, batch, sample_rate=44100): ...  # -> float32 [shape=(B, dim)]
+
+    get_embedding("my-encoder", **config)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
+
+import librosa
+import numpy as np
+import scipy.fft
+import scipy.sparse
+
+from synthmatch.audio._dsp import frame_signal, resample
+
+__all__ = [
+    "EMBEDDINGS",
+    "Embedding",
+    "HandcraftedConfig",
+    "HandcraftedEmbedding",
+    "LogMelConfig",
+    "available_embeddings",
+    "get_embedding",
+    "log_mel",
+    "register_embedding",
+]
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    """The declared log-mel feature (stored with datasets and used by models).
+
+    Attributes
+    ----------
+    sample_rate : int
+        Sample rate in Hz the signal is expected at.
+    n_fft : int
+        FFT size (and Hann window length) in samples.
+    hop_length : int
+        Hop in samples.
+    n_mels : int
+        Number of mel bands (Slaney mel scale).
+    fmin, fmax : float, float | None
+        Band edges in Hz (``fmax=None``: Nyquist).
+    top_db : float
+        Floor, in dB below a full-scale sine.
+    """
+
+    sample_rate: int = 44100
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 64
+    fmin: float = 20.0
+    fmax: float | None = None
+    top_db: float = 80.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict of the fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> LogMelConfig:
+        """Inverse of :meth:`to_dict` (missing keys take their defaults; None gives the defaults)."""
+        return cls(**(d or {}))
+
+
+@lru_cache(maxsize=32)
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> scipy.sparse.csr_matrix:
+    """Unit-peak triangular Slaney-scale mel filters, ``[shape=(n_mels, n_fft // 2 + 1)]`` float32.
+
+    Sparse, because a sparse product is much cheaper than a dense one and needs no BLAS threads.
+    """
+    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, norm=None)
+    return scipy.sparse.csr_matrix(fb.astype(np.float32))
+
+
+@lru_cache(maxsize=32)
+def _hann(n_fft: int) -> np.ndarray:
+    w = np.hanning(n_fft + 1)[:n_fft].astype(np.float32)  # periodic Hann, as librosa
+    w.setflags(write=False)
+    return w
+
+
+def _power_spectrogram(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Centred (zero-padded) power STFT scaled so a full-scale sine peaks at 1.0 in its bin.
+
+    Returns ``[shape=(frames, n_fft // 2 + 1)]`` float32.
+    """
+    padded = np.pad(np.asarray(y, dtype=np.float32), (n_fft // 2, n_fft // 2))
+    frames = frame_signal(padded, frame_length=n_fft, hop_length=hop, center=False)
+    w = _hann(n_fft)
+    spec = scipy.fft.rfft(frames * w, axis=1)
+    scale = (float(w.sum()) / 2.0) ** 2
+    return ((spec.real**2 + spec.imag**2) / scale).astype(np.float32)
+
+
+def log_mel(samples: np.ndarray, cfg: LogMelConfig | None = None) -> np.ndarray:
+    """Log-mel spectrogram in dB relative to a full-scale sine, floored at ``-cfg.top_db``.
+
+    Power STFT (Hann, centred, zero padding) normalised so that a full-scale sine reads 0 dB in its
+    bin, projected on unit-peak triangular mel filters (so a full-scale sine reads about 0 dB in its
+    band), ``10 log10``, floored at ``-top_db`` dB. The level is absolute (not normalised to the
+    clip's maximum), so quiet and loud sounds differ.
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n,)]
+        Mono signal at ``cfg.sample_rate``.
+    cfg : LogMelConfig, optional
+        Analysis settings (defaults when None).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, 1 + n // hop_length), dtype=float32]
+        dB values in [-top_db, about +6].
+    """
+    cfg = cfg or LogMelConfig()
+    y = np.asarray(samples, dtype=np.float32).reshape(-1)
+    power = _power_spectrogram(y, cfg.n_fft, cfg.hop_length)
+    mel = _mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, float(cfg.fmin), cfg.fmax) @ power.T
+    db = (10.0 * np.log10(np.maximum(mel, 1e-30))).astype(np.float32)
+    return np.maximum(db, np.float32(-cfg.top_db))
+
+
+# --- embedding registry ------------------------------------------------------------------------------------
+
+
+class Embedding(Protocol):
+    """What an embedding class provides (see the module docstring)."""
+
+    name: str
+    dim: int
+    config: Any
+
+    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray: ...
+
+    def embed_batch(self, batch: Sequence[np.ndarray], sample_rate: int = 44100) -> np.ndarray: ...
+
+
+#: Registered embedding classes by name.
+EMBEDDINGS: dict[str, type] = {}
+
+_T = TypeVar("_T", bound=type)
+
+
+def register_embedding(name: str) -> Callable[[_T], _T]:
+    """Class decorator registering an embedding under ``name`` (sets ``cls.name``)."""
+
+    def deco(cls: _T) -> _T:
+        if name in EMBEDDINGS and EMBEDDINGS[name] is not cls:
+            raise ValueError(f"embedding {name!r} is already registered by {EMBEDDINGS[name].__qualname__}.")
+        cls.name = name  # type: ignore[attr-defined]
+        EMBEDDINGS[name] = cls
+        return cls
+
+    return deco
+
+
+def available_embeddings() -> list[str]:
+    """Names of the registered embeddings, sorted."""
+    return sorted(EMBEDDINGS)
+
+
+def get_embedding(name: str, **config: Any) -> Any:
+    """Build the embedding registered as ``name`` with config fields as keyword arguments."""
+    try:
+        cls = EMBEDDINGS[name]
+    except KeyError:
+        raise KeyError(f"unknown embedding {name!r}; available: {available_embeddings()}.") from None
+    return cls(**config)
+
+
+# --- hand-crafted embedding --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HandcraftedConfig:
+    """Settings of :class:`HandcraftedEmbedding` (all part of its identity: a library stores them).
+
+    Attributes
+    ----------
+    sample_rate : int
+        Rate in Hz the features are computed at (inputs at other rates are resampled).
+    seconds : float
+        Clips are cut or zero-padded to this length, so time features line up with the probe.
+    n_fft, hop_length : int
+        STFT size and hop in samples (46 ms / 11.6 ms at 44.1 kHz).
+    n_mels : int
+        Mel bands of the spectral-shape blocks (30 Hz .. 16 kHz).
+    n_coarse_mels : int
+        Bands of the time-segment block (``n_mels`` pooled; must divide ``n_mels``).
+    n_segments : int
+        Time segments, with geometrically growing lengths (the attack gets short ones).
+    n_envelope : int
+        Points of the RMS envelope, geometrically spaced in time.
+    n_mfcc : int
+        MFCCs 1..n_mfcc (c0, the level, is left out).
+    """
+
+    sample_rate: int = 44100
+    seconds: float = 4.0
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 32
+    n_coarse_mels: int = 16
+    n_segments: int = 8
+    n_envelope: int = 24
+    n_mfcc: int = 13
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict of the fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> HandcraftedConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**(d or {}))
+
+
+_FLOOR_DB = -80.0  # level floor, dB below the clip's loudest mel bin / frame
+_ENV_FLOOR_DB = -60.0
+
+
+@register_embedding("handcrafted")
+class HandcraftedEmbedding:
+    """Compact, deterministic features for k-NN retrieval of one-shot synth sounds (L2 distance).
+
+    Every level is in dB relative to the clip's own maximum, so the vector ignores the overall gain
+    (like MSS-mel, which uses ``ref=np.max``). Layout, in order (defaults in brackets):
+
+    ====================  ===========================================================  ===========
+    block                 content                                                      scale
+    ====================  ===========================================================  ===========
+    ``mel_mean`` [32]     mean log-mel over the frames within 60 dB of the loudest     dB / 20
+    ``mel_std`` [32]      std of the log-mel over the same frames                      dB / 6
+    ``mel_segments``      mean log-mel (16 pooled bands) in 8 time segments whose      dB / 20
+    [128]                 lengths double: edges 0, 31, 62, 125, 250, 500 ms, 1, 2, 4 s
+    ``envelope`` [24]     RMS level in 24 geometric time slots (11.6 ms .. 4 s),
+                          floored at -60 dB                                            dB / 15
+    ``mfcc`` [26]         mean and std of MFCC 1..13 (DCT-II of the 32-band log-mel)   dB / 12
+    ``centroid`` [8]      log2 spectral centroid per segment (octaves re 1 kHz)        oct / 1.5
+    ``flatness`` [8]      spectral flatness per segment, in dB                         dB / 20
+    ====================  ===========================================================  ===========
+
+    Each block is divided by its scale and multiplied by ``1 / sqrt(block size)``, so every block
+    contributes comparably to the squared L2 distance whatever its size. The scales were set on
+    renders of the 211 training presets (note 60, 4 s) so that each of the 7 blocks carries 10-20%
+    of the mean squared distance between random pairs: spectral shape (mean, spread, MFCC), its
+    evolution over time (segments, centroid, flatness) and the loudness envelope all count.
+    ``dim`` = 258 by default.
+    """
+
+    name = "handcrafted"
+
+    def __init__(self, **config: Any) -> None:
+        self.config = HandcraftedConfig(**config)
+        c = self.config
+        if c.n_mels % c.n_coarse_mels:
+            raise ValueError(f"n_coarse_mels ({c.n_coarse_mels}) must divide n_mels ({c.n_mels}).")
+        self._blocks: dict[str, int] = {
+            "mel_mean": c.n_mels,
+            "mel_std": c.n_mels,
+            "mel_segments": c.n_coarse_mels * c.n_segments,
+            "envelope": c.n_envelope,
+            "mfcc": 2 * c.n_mfcc,
+            "centroid": c.n_segments,
+            "flatness": c.n_segments,
+        }
+        self.dim = int(sum(self._blocks.values()))
+        n_samples = round(c.seconds * c.sample_rate)
+        n_frames = 1 + n_samples // c.hop_length
+        frame_t = np.arange(n_frames) * c.hop_length / c.sample_rate
+        self._n_samples = n_samples
+        segment_of = _slot_index(frame_t, _geometric_edges(c.seconds, c.n_segments, first=1 / 32))
+        self._seg_avg, self._seg_empty = _slot_averager(segment_of, c.n_segments)
+        env_edges = _geometric_edges(c.seconds, c.n_envelope, first=None)
+        self._env_avg, self._env_empty = _slot_averager(_slot_index(frame_t, env_edges), c.n_envelope)
+        self._slot_centers = 0.5 * (env_edges[:-1] + env_edges[1:])
+        self._frame_t = frame_t
+        self._freqs = librosa.fft_frequencies(sr=c.sample_rate, n_fft=c.n_fft).astype(np.float32)
+        self._fb = _mel_basis(c.sample_rate, c.n_fft, c.n_mels, 30.0, min(16000.0, c.sample_rate / 2))
+
+    @property
+    def blocks(self) -> dict[str, int]:
+        """Block names and sizes, in vector order."""
+        return dict(self._blocks)
+
+    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Embed one clip.
+
+        Parameters
+        ----------
+        samples : np.ndarray [shape=(n,)]
+            Mono signal.
+        sample_rate : int
+            Its sample rate in Hz.
+
+        Returns
+        -------
+        np.ndarray [shape=(dim,), dtype=float32]
+        """
+        c = self.config
+        y = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if sample_rate != c.sample_rate:
+            y = resample(y, orig_sr=int(sample_rate), target_sr=c.sample_rate).astype(np.float32)
+        y = y[: self._n_samples]
+        if len(y) < self._n_samples:
+            y = np.pad(y, (0, self._n_samples - len(y)))
+
+        power = _power_spectrogram(y, c.n_fft, c.hop_length)  # [T, F]
+        mel = (self._fb @ power.T).T  # [T, n_mels]
+        mel_db = 10.0 * np.log10(np.maximum(mel, 1e-20))
+        mel_db = np.maximum(mel_db - mel_db.max(), _FLOOR_DB)
+        frame_power = power.sum(axis=1)
+        frame_db = 10.0 * np.log10(np.maximum(frame_power, 1e-20))
+        frame_db = frame_db - frame_db.max()
+        active = frame_db >= -60.0
+
+        act = mel_db[active]
+        mel_mean = act.mean(axis=0)
+        mel_std = act.std(axis=0)
+        mfcc = scipy.fft.dct(act, type=2, norm="ortho", axis=1)[:, 1 : c.n_mfcc + 1]
+
+        group = c.n_mels // c.n_coarse_mels
+        coarse = mel_db.reshape(len(mel_db), c.n_coarse_mels, group).mean(axis=2)
+        seg_mean = self._seg_avg @ coarse
+        seg_mean[self._seg_empty] = _FLOOR_DB
+
+        env_power = self._env_avg @ frame_power
+        empty = self._env_empty  # slots shorter than a hop: read the envelope at their centre
+        env_power[empty] = np.interp(self._slot_centers[empty], self._frame_t, frame_power)
+        env_db = 10.0 * np.log10(np.maximum(env_power, 1e-20)) - 10.0 * np.log10(
+            max(frame_power.max(), 1e-20)
+        )
+        env_db = np.maximum(env_db, _ENV_FLOOR_DB)
+
+        seg_power = self._seg_avg @ power  # [S, F]
+        seg_power[self._seg_empty] = 0.0
+        total = seg_power.sum(axis=1)
+        centroid = (seg_power @ self._freqs) / np.maximum(total, 1e-20)
+        centroid_oct = np.where(total > 1e-20, np.log2(np.maximum(centroid, 20.0) / 1000.0), 0.0)
+        geo = np.exp(np.mean(np.log(seg_power + 1e-20), axis=1))
+        flat_db = 10.0 * np.log10(np.maximum(geo, 1e-20) / np.maximum(seg_power.mean(axis=1), 1e-20))
+        flat_db = np.where(total > 1e-20, np.maximum(flat_db, -60.0), -60.0)
+
+        parts = {
+            "mel_mean": mel_mean / 20.0,
+            "mel_std": mel_std / 6.0,
+            "mel_segments": seg_mean.reshape(-1) / 20.0,
+            "envelope": env_db / 15.0,
+            "mfcc": np.concatenate([mfcc.mean(axis=0), mfcc.std(axis=0)]) / 12.0,
+            "centroid": centroid_oct / 1.5,
+            "flatness": flat_db / 20.0,
+        }
+        vec = np.concatenate([parts[k] / np.sqrt(n) for k, n in self._blocks.items()])
+        return vec.astype(np.float32)
+
+    def embed_batch(self, batch: Sequence[np.ndarray], sample_rate: int = 44100) -> np.ndarray:
+        """Embed several clips (same result as :meth:`embed` on each).
+
+        Returns
+        -------
+        np.ndarray [shape=(len(batch), dim), dtype=float32]
+        """
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.embed(b, sample_rate) for b in batch])
+
+
+def _geometric_edges(seconds: float, n: int, *, first: float | None) -> np.ndarray:
+    """``n + 1`` slot edges from 0 to ``seconds`` whose lengths double (``first``) or grow geometrically.
+
+    With ``first`` given, slot k (k >= 1) ends at ``first * 2**k`` seconds scaled so the last edge is
+    ``seconds``; with None, edges are ``0`` then geometric from 11.6 ms to ``seconds``.
+    """
+    if first is not None:
+        ends = first * 2.0 ** np.arange(n)
+        ends = ends / ends[-1] * seconds
+        return np.concatenate([[0.0], ends])
+    return np.concatenate([[0.0], np.geomspace(512 / 44100, seconds, n)])
+
+
+def _slot_index(times: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Slot of each time (``edges[k] <= t < edges[k+1]``; the last slot is closed)."""
+    return np.clip(np.searchsorted(edges, times, side="right") - 1, 0, len(edges) - 2)
+
+
+def _slot_averager(slot: np.ndarray, n_slots: int) -> tuple[scipy.sparse.csr_matrix, np.ndarray]:
+    """Sparse matrix averaging frames per slot ``[shape=(n_slots, T)]``, and the mask of empty slots."""
+    counts = np.bincount(slot, minlength=n_slots)
+    weights = 1.0 / np.maximum(counts[slot], 1)
+    avg = scipy.sparse.csr_matrix((weights, (slot, np.arange(len(slot)))), shape=(n_slots, len(slot)))
+    return avg, counts == 0

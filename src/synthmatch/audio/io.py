@@ -1,0 +1,451 @@
+"""Load any common audio file (or array) into one clean mono signal, and write WAV files atomically.
+
+The loader is the single entry point for user audio: every later stage (analysis, features, search)
+can assume a finite, non-silent, mono ``float32`` signal at a known sample rate.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+
+from synthmatch.audio._dsp import amp_to_db, resample
+from synthmatch.errors import (
+    AudioError,
+    AudioTooLongError,
+    CorruptAudioError,
+    EmptyAudioError,
+    SilentAudioError,
+    UnsupportedFormatError,
+)
+
+__all__ = [
+    "CLIP_LEVEL",
+    "SILENCE_FLOOR_DB",
+    "SUPPORTED_EXTENSIONS",
+    "AudioFileNotFoundError",
+    "AudioSource",
+    "LoadedAudio",
+    "load_audio",
+    "save_wav",
+]
+
+#: File extensions the loader accepts, mapped to the libsndfile container that decodes them.
+SUPPORTED_EXTENSIONS: dict[str, str] = {
+    ".wav": "WAV",
+    ".wave": "WAV",
+    ".flac": "FLAC",
+    ".ogg": "OGG",
+    ".oga": "OGG",
+    ".opus": "OGG",
+    ".mp3": "MP3",
+    ".aif": "AIFF",
+    ".aiff": "AIFF",
+    ".aifc": "AIFF",
+}
+_SUPPORTED_CONTAINERS = frozenset(SUPPORTED_EXTENSIONS.values()) | {"WAVEX", "RF64"}
+_SUPPORTED_TEXT = "WAV, FLAC, OGG (Vorbis/Opus), MP3, AIFF"
+
+#: A sample at or above this fraction of full scale counts as clipped (when in a run, see below).
+CLIP_LEVEL = 0.999
+#: Minimum run of consecutive full-scale samples (same sign) that counts as clipping.
+CLIP_MIN_RUN = 3
+#: Signals whose peak is below this level (dBFS, after DC removal) are rejected as silent.
+SILENCE_FLOOR_DB = -90.0
+#: Audio kept before the first sample above the trim threshold, so the attack stays intact.
+PRE_ROLL_S = 0.005
+#: Audio kept after the last sample above the trim threshold.
+POST_ROLL_S = 0.010
+#: Files longer than this multiple of ``max_seconds`` are refused before decoding (bounded memory).
+_DECODE_LIMIT_FACTOR = 10.0
+#: Warn when the peak is this quiet (dBFS).
+_QUIET_DB = -40.0
+
+#: Bits of integer PCM subtypes (used to find the positive full-scale value).
+_SUBTYPE_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+
+AudioSource = str | os.PathLike | tuple[np.ndarray, int]
+
+
+class AudioFileNotFoundError(AudioError, FileNotFoundError):
+    """The audio path does not exist (also a :class:`FileNotFoundError`)."""
+
+
+@dataclass(frozen=True)
+class LoadedAudio:
+    """A decoded, cleaned mono signal and what was done to it.
+
+    Attributes
+    ----------
+    samples : np.ndarray [shape=(n,), dtype=float32]
+        Mono signal (mean of the channels), DC removed, trimmed, at ``sample_rate``. Full scale is 1.0.
+    sample_rate : int
+        Sample rate of ``samples`` in Hz.
+    source : str
+        The file path, or ``"<array>"`` for an in-memory signal.
+    original_sample_rate : int
+        Sample rate of the source in Hz.
+    channels : int
+        Channel count of the source.
+    duration_s : float
+        Duration of ``samples`` in seconds.
+    trimmed_start_s : float
+        Seconds removed from the start of the source by trimming (0.0 when ``trim=False``).
+    clipped_fraction : float
+        Fraction (0..1) of source samples, over all channels, that sit at full scale in runs of
+        ``CLIP_MIN_RUN`` or more.
+    warnings : tuple[str, ...]
+        Human-readable notes about problems that did not stop loading (clipping, very low level, ...).
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    source: str
+    original_sample_rate: int
+    channels: int
+    duration_s: float
+    trimmed_start_s: float
+    clipped_fraction: float
+    warnings: tuple[str, ...]
+
+
+def load_audio(
+    source: AudioSource,
+    *,
+    sample_rate: int = 44100,
+    max_seconds: float = 30.0,
+    trim: bool = True,
+    trim_db: float = 60.0,
+) -> LoadedAudio:
+    """Decode a file (or take an array) and return one clean mono signal.
+
+    Steps, in order: decode → check finite → detect clipping (per channel, at the source rate) →
+    mix to mono by the mean of the channels → remove the DC offset (subtract the mean) → reject
+    silence → trim leading/trailing silence → check the duration → resample.
+
+    Parameters
+    ----------
+    source : str | os.PathLike | tuple[np.ndarray, int]
+        A path to a WAV, FLAC, OGG, MP3 or AIFF file (any rate, any channel count, 8-32-bit integer
+        or float), or ``(samples, sample_rate)``. Arrays may be 1-D ``[shape=(n,)]``, frames-first
+        ``[shape=(n, channels)]`` or channels-first ``[shape=(channels, n)]`` (taken as
+        channels-first when the first axis is the shorter one and has at most 16 entries). Integer
+        arrays are scaled by their type's full scale.
+    sample_rate : int
+        Output sample rate in Hz.
+    max_seconds : float
+        Longest accepted signal in seconds, measured after trimming when ``trim`` is True.
+    trim : bool
+        Remove leading and trailing audio quieter than ``trim_db`` below the peak, keeping
+        ``PRE_ROLL_S`` (5 ms) before the first louder sample and ``POST_ROLL_S`` (10 ms) after the last.
+    trim_db : float
+        Trim threshold in dB below the peak (positive number).
+
+    Returns
+    -------
+    LoadedAudio
+
+    Raises
+    ------
+    AudioFileNotFoundError
+        The path does not exist.
+    UnsupportedFormatError
+        The file is not one of WAV, FLAC, OGG, MP3, AIFF (e.g. ``.txt`` or ``.mid``).
+    CorruptAudioError
+        The file has an audio extension but cannot be decoded, or holds NaN/inf samples.
+    EmptyAudioError
+        The file or array holds no samples.
+    SilentAudioError
+        The peak (after DC removal and mixing to mono) is below -90 dBFS.
+    AudioTooLongError
+        The signal is longer than ``max_seconds``.
+    AudioError
+        Any other unusable input (a directory, an array of the wrong type or shape).
+    """
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}.")
+    if not max_seconds > 0:
+        raise ValueError(f"max_seconds must be > 0, got {max_seconds!r}.")
+    if not trim_db > 0:
+        raise ValueError(f"trim_db must be a positive number of dB below the peak, got {trim_db!r}.")
+
+    if isinstance(source, tuple):
+        label = "<array>"
+        data, orig_sr, full_scale = _from_array(source)
+    elif isinstance(source, (str, os.PathLike)):
+        label = str(source)
+        data, orig_sr, full_scale = _from_file(Path(source), max_seconds=max_seconds, trim=trim)
+    else:
+        raise AudioError(
+            f"Cannot load audio from a {type(source).__name__}. "
+            "Hint: pass a file path or a (samples, sample_rate) tuple."
+        )
+
+    n_frames, channels = data.shape
+    if n_frames == 0:
+        raise EmptyAudioError(
+            f"{label}: the audio holds no samples. Hint: re-export the sound; the file may have been cut to zero length."
+        )
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        raise CorruptAudioError(
+            f"{label}: {bad} samples are NaN or infinite. "
+            "Hint: re-export the sound from your editor or DAW (as 24-bit integer WAV, for example)."
+        )
+
+    warnings: list[str] = []
+    clipped = _clipped_fraction(data, positive_full_scale=full_scale)
+    if clipped > 0:
+        warnings.append(
+            f"clipping: {100 * clipped:.2f}% of the samples sit at full scale in runs of {CLIP_MIN_RUN} or more; "
+            "the match will try to reproduce the distortion. Hint: re-export the sound at a lower level."
+        )
+    over = float(np.max(np.abs(data)))
+    if over > 1.0 + 1e-6:
+        warnings.append(
+            f"level: the peak is {over:.2f} ({amp_to_db(over):.1f} dBFS), above full scale; it is kept as is."
+        )
+
+    mono = data.mean(axis=1, dtype=np.float64)
+    mono -= mono.mean()
+    peak = float(np.max(np.abs(mono)))
+    peak_db = float(amp_to_db(peak))
+    if peak_db < SILENCE_FLOOR_DB:
+        channel_peak_db = float(amp_to_db(np.max(np.abs(data - data.mean(axis=0)))))
+        why = (
+            f" The channels peak at {channel_peak_db:.1f} dBFS but cancel when mixed to mono (polarity-inverted?)."
+            if channel_peak_db >= SILENCE_FLOOR_DB
+            else ""
+        )
+        raise SilentAudioError(
+            f"{label}: the signal is silent (peak {peak_db:.1f} dBFS after removing DC, below the "
+            f"{SILENCE_FLOOR_DB:.0f} dBFS floor).{why} "
+            "Hint: check that the file plays back, and export the sound at a normal level."
+        )
+    if peak_db < _QUIET_DB:
+        warnings.append(f"level: the peak is only {peak_db:.1f} dBFS; noise may dominate the analysis.")
+
+    start = 0
+    if trim:
+        threshold = peak * 10.0 ** (-trim_db / 20.0)
+        loud = np.flatnonzero(np.abs(mono) >= threshold)
+        start = max(0, int(loud[0]) - round(PRE_ROLL_S * orig_sr))
+        stop = min(len(mono), int(loud[-1]) + 1 + round(POST_ROLL_S * orig_sr))
+        mono = mono[start:stop]
+
+    duration = len(mono) / orig_sr
+    if duration > max_seconds:
+        raise AudioTooLongError(_too_long_message(label, duration, max_seconds, trimmed=trim))
+
+    mono = resample(mono, orig_sr=orig_sr, target_sr=int(sample_rate))
+    samples = np.ascontiguousarray(mono, dtype=np.float32)
+    return LoadedAudio(
+        samples=samples,
+        sample_rate=int(sample_rate),
+        source=label,
+        original_sample_rate=int(orig_sr),
+        channels=int(channels),
+        duration_s=len(samples) / float(sample_rate),
+        trimmed_start_s=start / float(orig_sr),
+        clipped_fraction=float(clipped),
+        warnings=tuple(warnings),
+    )
+
+
+def save_wav(
+    path: str | os.PathLike,
+    samples: np.ndarray,
+    sample_rate: int,
+    *,
+    subtype: Literal["PCM_16", "PCM_24", "FLOAT"] = "PCM_16",
+) -> Path:
+    """Write a WAV file atomically (write a temporary file in the same folder, then ``os.replace``).
+
+    Parameters
+    ----------
+    path : str | os.PathLike
+        Destination; its folder must exist. An existing file is replaced only once the new one is complete.
+    samples : np.ndarray [shape=(n,) or (n, channels)]
+        Float signal, full scale 1.0. Integer PCM subtypes clip it to [-1, 1].
+    sample_rate : int
+        Sample rate in Hz.
+    subtype : {"PCM_16", "PCM_24", "FLOAT"}
+        Sample format: 16/24-bit integer, or 32-bit float (no clipping).
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    path = Path(path)
+    data = np.asarray(samples)
+    if data.ndim not in (1, 2) or data.size == 0:
+        raise AudioError(
+            f"{path}: cannot write samples of shape {data.shape}. "
+            "Hint: pass a non-empty array of shape (n,) or (n, channels)."
+        )
+    if subtype not in ("PCM_16", "PCM_24", "FLOAT"):
+        raise ValueError(f"subtype must be one of 'PCM_16', 'PCM_24', 'FLOAT', got {subtype!r}.")
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}.")
+    data = data.astype(np.float32 if subtype == "FLOAT" else np.float64, copy=False)
+    if not np.all(np.isfinite(data)):
+        raise AudioError(
+            f"{path}: refusing to write NaN or infinite samples. Hint: check the signal's source."
+        )
+    if subtype != "FLOAT":
+        # libsndfile wraps rather than clips out-of-range floats when converting to integers.
+        data = np.clip(data, -1.0, 1.0)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, data, int(sample_rate), subtype=subtype, format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _too_long_message(label: str, duration: float, max_seconds: float, *, trimmed: bool) -> str:
+    what = "after trimming silence" if trimmed else "long"
+    return (
+        f"{label}: the sound lasts {duration:.1f} s ({what}); the limit is {max_seconds:g} s. "
+        "Hint: trim the file to the one note you want to match, or raise the limit with "
+        "max_seconds=... (CLI: --max-seconds)."
+    )
+
+
+def _from_array(source: tuple) -> tuple[np.ndarray, int, float]:
+    """Validate ``(samples, sample_rate)``; return frames-first float64 data, the rate and the positive full scale."""
+    if len(source) != 2:
+        raise AudioError(
+            f"An in-memory source must be a (samples, sample_rate) pair, got a tuple of {len(source)}. "
+            "Hint: pass (np.ndarray, int)."
+        )
+    arr, sr = source
+    if not isinstance(sr, (int, np.integer)) or isinstance(sr, bool) or sr <= 0:
+        raise AudioError(f"<array>: the sample rate must be a positive integer in Hz, got {sr!r}.")
+    arr = np.asarray(arr)
+    full_scale = 1.0
+    if arr.dtype.kind in "iu":
+        info = np.iinfo(arr.dtype)
+        span = (int(info.max) - int(info.min) + 1) / 2.0
+        offset = 0.0 if arr.dtype.kind == "i" else span
+        full_scale = float(info.max - offset) / span
+        arr = (arr.astype(np.float64) - offset) / span
+    elif arr.dtype.kind == "f":
+        arr = arr.astype(np.float64, copy=False)
+    else:
+        raise AudioError(
+            f"<array>: samples of dtype {arr.dtype} are not audio. Hint: pass a float or integer numpy array."
+        )
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim == 2:
+        if arr.shape[0] < arr.shape[1] and arr.shape[0] <= 16:
+            arr = arr.T  # channels-first, like librosa and vita
+    else:
+        raise AudioError(
+            f"<array>: expected shape (n,), (n, channels) or (channels, n), got {arr.shape}. "
+            "Hint: pass one sound at a time."
+        )
+    return arr, int(sr), full_scale
+
+
+def _from_file(path: Path, *, max_seconds: float, trim: bool) -> tuple[np.ndarray, int, float]:
+    """Decode a file; return frames-first float64 data, its sample rate and the positive full scale."""
+    if not path.exists():
+        raise AudioFileNotFoundError(
+            f"{path}: no such file. Hint: check the path (relative paths start from {Path.cwd()})."
+        )
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file. Hint: pass one file ({_SUPPORTED_TEXT}).")
+    if path.stat().st_size == 0:
+        raise EmptyAudioError(f"{path}: the file is empty (0 bytes). Hint: re-export the sound.")
+
+    ext = path.suffix.lower()
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic == b"MThd" or ext in (".mid", ".midi"):
+        raise UnsupportedFormatError(
+            f"{path}: a MIDI file holds notes, not sound, so it cannot be matched. Supported formats: "
+            f"{_SUPPORTED_TEXT}. Hint: render the MIDI to audio in your DAW, then pass the audio file."
+        )
+    try:
+        info = sf.info(str(path))
+    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as err:
+        if ext in SUPPORTED_EXTENSIONS:
+            raise CorruptAudioError(
+                f"{path}: has a {ext} name but cannot be decoded as {SUPPORTED_EXTENSIONS[ext]} ({_reason(err)}). "
+                "Hint: the file may be truncated or mislabeled; open it in an audio editor and export it again as WAV."
+            ) from None
+        raise UnsupportedFormatError(_unsupported_message(path, ext)) from None
+    if info.format not in _SUPPORTED_CONTAINERS:
+        raise UnsupportedFormatError(_unsupported_message(path, ext, detected=info.format_info))
+
+    if info.frames == 0:
+        raise EmptyAudioError(f"{path}: the file holds no samples. Hint: re-export the sound.")
+    raw_duration = info.frames / info.samplerate
+    limit = max_seconds * (_DECODE_LIMIT_FACTOR if trim else 1.0)
+    if raw_duration > limit:
+        raise AudioTooLongError(_too_long_message(str(path), raw_duration, max_seconds, trimmed=False))
+
+    try:
+        data, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as err:
+        raise CorruptAudioError(
+            f"{path}: the {info.format} data cannot be decoded ({_reason(err)}). "
+            "Hint: the file may be truncated; open it in an audio editor and export it again as WAV."
+        ) from None
+    bits = _SUBTYPE_BITS.get(info.subtype)
+    full_scale = 1.0 - 2.0 ** (1 - bits) if bits else 1.0
+    return data, int(sr), full_scale
+
+
+def _unsupported_message(path: Path, ext: str, detected: str | None = None) -> str:
+    what = f"a {detected} file" if detected else (f"'{ext}'" if ext else "a file without an extension")
+    return (
+        f"{path}: {what} is not a supported audio format. Supported formats: {_SUPPORTED_TEXT}. "
+        "Hint: convert it to WAV first (e.g. `ffmpeg -i input.m4a output.wav`)."
+    )
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[-1] if text else type(err).__name__
+
+
+def _clipped_fraction(data: np.ndarray, *, positive_full_scale: float) -> float:
+    """Fraction of samples at full scale in same-sign runs of at least ``CLIP_MIN_RUN``.
+
+    Parameters
+    ----------
+    data : np.ndarray [shape=(n, channels)]
+        Samples scaled so that full scale is 1.0 (integer formats reach ``positive_full_scale`` on
+        the positive side, e.g. 32767/32768).
+    """
+    n, channels = data.shape
+    if n < CLIP_MIN_RUN:
+        return 0.0
+    clipped = 0
+    for mask in (data >= CLIP_LEVEL * positive_full_scale, data <= -CLIP_LEVEL):
+        for ch in range(channels):
+            m = mask[:, ch]
+            if not m.any():
+                continue
+            edges = np.diff(np.concatenate(([0], m.view(np.int8), [0])))
+            starts = np.flatnonzero(edges == 1)
+            stops = np.flatnonzero(edges == -1)
+            runs = stops - starts
+            clipped += int(runs[runs >= CLIP_MIN_RUN].sum())
+    return clipped / float(n * channels)
