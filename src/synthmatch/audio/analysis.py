@@ -13,16 +13,28 @@ Pitch
 
 Note length
     The render model is ``render(note, velocity, note_dur, render_dur)``: the key is held for
-    ``note_dur`` seconds, then the envelope's release stage starts. On the RMS envelope in dB
-    (23 ms frames, 5.8 ms hop) the release point is the start of the steepest sustained fall of the
-    "future maximum" ``M(t) = max_{s>=t} e(s)`` (dips that recover do not count), walked back to
-    where the fall begins, then refined by fitting the level-crossing times of the fall
-    (1.5-12 dB below the sustain level) with Vital-style release curves: amplitude
-    ``(1 - s_p(u))**2`` with ``s_p(u) = (exp(p u) - 1) / (exp(p) - 1)``, ``u = (t - T) / R``, for
-    curvatures ``p`` in :data:`RELEASE_CURVATURES` (``p = -2`` is Vital's default; large negative
-    ``p`` is an exponential decay). A sound that decays from its attack peak with no sustained
-    part reports the time to fade 40 dB below its peak instead, and a sound that never falls
-    before the end of the clip reports the whole clip.
+    ``note_dur`` seconds, then the envelope's release stage starts. The estimator works on the RMS
+    envelope in dB (23 ms frames, 5.8 ms hop) and its "future maximum" ``M(t) = max_{s>=t} e(s)``
+    (dips that recover later do not count as falls):
+
+    1. the release is the largest fall of ``M`` over 400 ms; its steepest 150 ms is the anchor;
+    2. from the anchor, walk back while the (30 ms smoothed) envelope falls faster than
+       min(25% of the anchor's slope, 15 dB/s); if the level 100-300 ms before that point was
+       still more than 3 dB higher (a slow stretch of a curved release, or unison beating), jump
+       back to the last time it was that high (at most 3 times): this is the knee;
+    3. refine: fit the times at which the fall crosses 3-12 dB below the sustain level (the median
+       level in the 100 ms before the knee) with Vital-style release curves, amplitude
+       ``(1 - s_p(u))**2`` with ``s_p(u) = (exp(p u) - 1) / (exp(p) - 1)``, ``u = (t - T) / R``,
+       for curvatures ``p`` in :data:`RELEASE_CURVATURES` (``p = -2`` is Vital's default; large
+       negative ``p`` is an exponential decay); the fitted start ``T`` (within 150 ms of the knee)
+       is the release point.
+
+    A fall that starts at the peak of a fast attack with no sustained part (a pluck, a drum) is a
+    natural decay: the note length is then the time to fade 40 dB below the peak. A sound that
+    never falls by 3 dB before the end of the clip is held to the end. Measured on synthetic ADSR
+    notes (release 50 ms-1.5 s) the error is below 50 ms; on renders of the 211 training presets
+    at note lengths 0.4/1/2 s with a clearly audible release, the median error is about 40 ms
+    (effects tails and gated or arpeggiated sounds make the rest harder).
 """
 
 from __future__ import annotations
@@ -66,19 +78,21 @@ _PITCH_SR = 22050
 _YIN_WINDOW = 1024  # integration window at 22050 Hz (46 ms), longer than the 30 Hz period
 _YIN_HOP = 256
 _YIN_THRESHOLD = 0.15
+_SILENT_FRAME_DB = -120.0  # frames quieter than this (dBFS) are never voiced
 _ENV_FRAME_S = 1024 / 44100
 _ENV_HOP_S = 256 / 44100
 _ONSET_DB = 50.0  # onset = first sample within this many dB of the peak
 _FADE_DB = 40.0  # fade length of a decaying sound: time to fall this far below the peak
 _FLOOR_DB = 45.0  # levels further below the peak are ignored by the release detector
-_DROP_WINDOW_S = 0.15  # window over which the steepest fall is measured
-_SMOOTH_S = 0.03  # smoothing of the envelope used to find where the release starts
-_STALL_DB = 3.0  # see _release_time
+# Release detector (see the module docstring, steps 1-3).
+_FALL_WINDOW_S = 0.4  # step 1: horizon of the release's total fall
+_DROP_WINDOW_S = 0.15  # step 1: window of the steepest fall (the anchor)
+_MIN_DROP_DB = 3.0  # a fall smaller than this means the note is held to the end
+_SMOOTH_S = 0.03  # step 2: smoothing of the envelope used by the walk
+_WALK_MAX_SLOPE = 15.0  # step 2: dB/s
+_STALL_DB = 3.0  # step 2: jump back when the level 100-300 ms earlier was this much higher
 _MAX_JUMPS = 3
-_FALL_WINDOW_S = 0.4  # horizon over which the release's total fall is measured
-_MIN_DROP_DB = 3.0  # a fall smaller than this over the window means the note is held to the end
-_WALK_MAX_SLOPE = 15.0  # dB/s
-_PLATEAU_S = 0.1  # the sustain level is the median level over this long before the knee
+_PLATEAU_S = 0.1  # step 3: the sustain level is the median level over this long before the knee
 _REFINE_CLAMP_S = 0.15  # the refined release point stays this close to the knee
 _REFINE_DROPS_DB = np.array([3.0, 4.5, 6.0, 8.0, 10.0, 12.0])
 _U_GRID = np.linspace(0.0, 1.0, 2001)
@@ -97,7 +111,8 @@ class NoteAnalysis:
     cents : float
         Deviation of ``f0_hz`` from ``midi_note`` in cents, in [-50, 50] (0.0 when not pitched).
     pitched : bool
-        True when a stable pitch was found (False for noise, most drums, very inharmonic sounds).
+        True when a stable pitch was found (False for noise, most drums, very inharmonic sounds,
+        and clips shorter than 80 ms).
     pitch_confidence : float
         Fraction (0..1) of the analysed frames that are voiced and agree with the pitch within
         100 cents (octave jumps of single frames count as agreeing).
@@ -234,7 +249,9 @@ def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
         region = track.level_db >= track.level_db.max() - 30.0
     f0, confidence = _note_pitch(track, region, x_pitch=x_pitch)
 
-    pitched = f0 is not None and confidence >= PITCHED_CONFIDENCE
+    # A clip shorter than one YIN window (93 ms) has no complete frame to judge periodicity on.
+    long_enough = len(x_pitch) >= _YIN_WINDOW + int(np.ceil(_PITCH_SR / FMIN_HZ)) + 1
+    pitched = long_enough and f0 is not None and confidence >= PITCHED_CONFIDENCE
     midi_note: int | None = None
     cents = 0.0
     if pitched and f0 is not None:
@@ -264,7 +281,8 @@ def pitch_track(samples: np.ndarray, sample_rate: int) -> PitchTrack:
     """Frame-wise YIN pitch between :data:`FMIN_HZ` and :data:`FMAX_HZ`.
 
     The signal is resampled to 22050 Hz; windows are 2048 samples (93 ms: a 46 ms integration
-    window plus the longest lag) with a 256-sample hop (11.6 ms).
+    window plus the longest lag) with a 256-sample hop (11.6 ms). Silent input is accepted: every
+    frame is then unvoiced.
 
     Parameters
     ----------
@@ -277,7 +295,7 @@ def pitch_track(samples: np.ndarray, sample_rate: int) -> PitchTrack:
     -------
     PitchTrack
     """
-    x = _to_pitch_rate(_check_signal(samples, sample_rate), int(sample_rate))
+    x = _to_pitch_rate(_check_signal(samples, sample_rate, allow_silent=True), int(sample_rate))
     return _yin(x, _PITCH_SR)
 
 
@@ -330,7 +348,7 @@ def _yin(x: np.ndarray, sr: int) -> PitchTrack:
     aperiodicity = np.clip(b - 0.25 * (a - c) * shift, 0.0, 1.0)
 
     level_db = 10.0 * np.log10(np.maximum(energy0 / w, 1e-24))
-    loud = level_db >= level_db.max() - 40.0
+    loud = (level_db >= level_db.max() - 40.0) & (level_db > _SILENT_FRAME_DB)
     aperiodicity = np.where(loud, aperiodicity, 1.0)
     voiced = loud & (aperiodicity < VOICED_APERIODICITY)
     times = (np.arange(len(frames)) * _YIN_HOP + w / 2.0) / sr
@@ -514,7 +532,7 @@ def _release_u_table(drops_db: np.ndarray) -> list[np.ndarray]:
 # --- validation --------------------------------------------------------------------------------------------------
 
 
-def _check_signal(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+def _check_signal(samples: np.ndarray, sample_rate: int, *, allow_silent: bool = False) -> np.ndarray:
     if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}.")
     x = np.asarray(samples)
@@ -527,7 +545,7 @@ def _check_signal(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     x = x.astype(np.float64, copy=False)
     if not np.all(np.isfinite(x)):
         raise AudioError("the signal holds NaN or infinite samples. Hint: load it with load_audio() first.")
-    if np.max(np.abs(x)) < 1e-6:
+    if not allow_silent and np.max(np.abs(x)) < 1e-6:
         raise SilentAudioError(
             "the signal is silent (peak below -120 dBFS), so there is no note to analyse. "
             "Hint: check the input level."

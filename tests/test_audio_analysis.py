@@ -1,0 +1,295 @@
+"""Note analysis: exact MIDI notes over 36-84, noise is unpitched, releases found within 50 ms."""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from scipy.signal import butter, sosfilt, sosfilt_zi
+
+from synthmatch.audio.analysis import (
+    DEFAULT_VELOCITY,
+    analyze,
+    hz_to_midi,
+    midi_to_hz,
+    pitch_track,
+    velocity_from_peak_db,
+)
+from synthmatch.errors import AudioError, EmptyAudioError, SilentAudioError
+
+SR = 44100
+
+
+@lru_cache(maxsize=8)
+def _table(harmonics: int, odd_only: bool) -> np.ndarray:
+    n = 4096
+    spec = np.zeros(n // 2 + 1, dtype=complex)
+    k = np.arange(1, min(harmonics, n // 2 - 1) + 1)
+    amp = 1.0 / k
+    if odd_only:
+        amp[k % 2 == 0] = 0.0
+    spec[k] = -1j * amp
+    table = np.fft.irfft(spec, n)
+    return np.append(table, table[0]) / np.abs(table).max()
+
+
+def _tone(
+    freq: float,
+    seconds: float,
+    *,
+    detune_cents: tuple[float, ...] = (0.0,),
+    odd_only: bool = False,
+    sr: int = SR,
+) -> np.ndarray:
+    """Band-limited saw (or square) from a wavetable; one voice per detune value, summed."""
+    t = np.arange(round(seconds * sr)) / sr
+    table = _table(max(1, int(0.45 * sr / freq)), odd_only)
+    out = np.zeros_like(t)
+    for i, cents in enumerate(detune_cents):
+        phase = (freq * 2 ** (cents / 1200) * t + 0.37 * i) % 1.0
+        out += np.interp(phase * 4096, np.arange(4097), table)
+    return out / len(detune_cents)
+
+
+def _adsr(
+    n: int, *, attack: float, decay: float, sustain: float, note_s: float, release: float, curve: str
+) -> np.ndarray:
+    """Amplitude envelope held for ``note_s`` seconds, then released.
+
+    ``curve="vital"``: Vital's default shape, amplitude (1 - s(u))^2 with s(u) = (e^{-2u} - 1)/(e^{-2} - 1),
+    reaching zero after ``release`` seconds; ``curve="exp"``: exponential, -60 dB after ``release``.
+    """
+    t = np.arange(n) / SR
+    env = np.where(t < attack, t / attack, np.maximum(sustain, 1 - (1 - sustain) * (t - attack) / decay))
+    level = float(np.interp(note_s, t, env))
+    u = np.maximum(t - note_s, 0.0) / release
+    if curve == "vital":
+        shape = np.expm1(-2.0 * np.minimum(u, 1.0)) / np.expm1(-2.0)
+        env, rel = env**2, (level * (1.0 - shape)) ** 2
+    else:
+        rel = level * np.exp(-6.9 * u)
+    return np.where(t < note_s, env, rel)
+
+
+# --- pitch ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("midi", range(36, 85))
+def test_detuned_saw_gives_the_exact_note(midi):
+    f = midi_to_hz(midi)
+    y = _tone(f, 1.0, detune_cents=(-9.0, 0.0, 8.0))
+    y *= _adsr(len(y), attack=0.01, decay=0.2, sustain=0.7, note_s=0.7, release=0.2, curve="vital")
+    a = analyze((0.5 * y).astype(np.float32), SR)
+    assert a.pitched and a.midi_note == midi
+    assert abs(a.cents) < 15.0
+    assert a.f0_hz == pytest.approx(f, rel=0.01)
+    assert a.pitch_confidence > 0.8
+
+
+def _lowpass_sweep(x: np.ndarray, start_hz: float, end_hz: float, blocks: int = 16) -> np.ndarray:
+    """A 2-pole low-pass whose cutoff moves geometrically from start to end (block-wise)."""
+    out = np.empty_like(x)
+    edges = np.linspace(0, len(x), blocks + 1).astype(int)
+    zi = None
+    for b, cutoff in enumerate(np.geomspace(start_hz, end_hz, blocks)):
+        sos = butter(2, cutoff, fs=SR, output="sos")
+        if zi is None:
+            zi = sosfilt_zi(sos) * x[0]
+        out[edges[b] : edges[b + 1]], zi = sosfilt(sos, x[edges[b] : edges[b + 1]], zi=zi)
+    return out
+
+
+@pytest.mark.parametrize("midi", [36, 43, 50, 57, 64, 71, 78, 84])
+def test_filter_sweep_and_square_waves_keep_the_octave(midi):
+    f = midi_to_hz(midi)
+    swept = _lowpass_sweep(_tone(f, 1.0, detune_cents=(-6.0, 7.0)), 8000.0, 1.5 * f)
+    assert analyze(swept.astype(np.float32), SR).midi_note == midi
+    square = _tone(f, 0.8, odd_only=True)
+    assert analyze((0.3 * square).astype(np.float32), SR).midi_note == midi
+
+
+def test_cents_deviation():
+    a = analyze(0.5 * _tone(440.0 * 2 ** (30 / 1200), 0.8), SR)
+    assert a.midi_note == 69
+    assert a.cents == pytest.approx(30.0, abs=3.0)
+    assert hz_to_midi(midi_to_hz(61.5)) == pytest.approx(61.5)
+
+
+def test_other_sample_rates():
+    for sr in (22050, 48000):
+        y = _tone(midi_to_hz(57), 0.8, sr=sr)
+        assert analyze(0.5 * y, sr).midi_note == 57
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noise_is_not_pitched(seed):
+    rng = np.random.default_rng(seed)
+    n = SR
+    noise = rng.standard_normal(n) * _adsr(
+        n, attack=0.005, decay=0.3, sustain=0.4, note_s=0.5, release=0.2, curve="exp"
+    )
+    a = analyze(0.2 * noise, SR)
+    assert not a.pitched
+    assert a.f0_hz is None and a.midi_note is None and a.cents == 0.0
+    assert a.pitch_confidence < 0.3
+
+
+def test_noise_burst_drum_is_not_pitched():
+    rng = np.random.default_rng(7)
+    t = np.arange(SR // 2) / SR
+    hat = rng.standard_normal(len(t)) * np.exp(-t / 0.05)
+    hat = sosfilt(butter(4, 6000, btype="high", fs=SR, output="sos"), hat)
+    assert not analyze(hat, SR).pitched
+
+
+def test_clips_shorter_than_a_pitch_window_are_unpitched():
+    t = np.arange(441) / SR  # 10 ms
+    a = analyze(0.5 * np.sin(2 * np.pi * 440 * t), SR)
+    assert not a.pitched and a.midi_note is None
+    assert a.duration_s == pytest.approx(0.01)
+
+
+def test_pitch_track_of_silence_is_unvoiced():
+    assert not pitch_track(np.zeros(SR // 2), SR).voiced.any()
+
+
+def test_pitch_track_shapes_and_voicing():
+    y = 0.5 * _tone(220.0, 0.5)
+    tr = pitch_track(y, SR)
+    n = len(tr.times_s)
+    assert tr.f0_hz.shape == tr.aperiodicity.shape == tr.voiced.shape == tr.level_db.shape == (n,)
+    assert tr.voiced.mean() > 0.9
+    assert np.median(tr.f0_hz[tr.voiced]) == pytest.approx(220.0, rel=0.005)
+    assert np.all(np.diff(tr.times_s) > 0)
+
+
+# --- onset, note length -----------------------------------------------------------------------------------
+
+
+RELEASES = [0.05, 0.15, 0.4, 0.8, 1.5]
+NOTE_LENGTHS = [0.5, 1.0, 1.5]
+
+
+@lru_cache(maxsize=4)
+def _carrier(freq: float) -> np.ndarray:
+    return _tone(freq, 3.0)
+
+
+@pytest.mark.parametrize("curve", ["vital", "exp"])
+@pytest.mark.parametrize("freq", [65.4, 220.0, 880.0])
+def test_release_point_within_50_ms(freq, curve):
+    errors = []
+    for release in RELEASES:
+        for note_s in NOTE_LENGTHS:
+            x = _carrier(freq)
+            env = _adsr(
+                len(x), attack=0.01, decay=0.2, sustain=0.6, note_s=note_s, release=release, curve=curve
+            )
+            a = analyze((0.5 * x * env).astype(np.float32), SR)
+            assert a.note_length_method == "release"
+            errors.append(a.onset_s + a.note_length_s - note_s)
+    errors = np.abs(errors)
+    assert errors.max() <= 0.050, errors
+    assert np.median(errors) <= 0.020
+
+
+def test_release_with_unison_beating_median_within_50_ms():
+    """Detuned unison makes the sustain wobble; the median error must still be within 50 ms."""
+    x = _tone(110.0, 3.0, detune_cents=(-7.0, 0.0, 6.0))
+    errors = []
+    for curve in ("vital", "exp"):
+        for release in RELEASES:
+            for note_s in NOTE_LENGTHS:
+                env = _adsr(
+                    len(x), attack=0.01, decay=0.2, sustain=0.6, note_s=note_s, release=release, curve=curve
+                )
+                a = analyze((0.5 * x * env).astype(np.float32), SR)
+                errors.append(abs(a.onset_s + a.note_length_s - note_s))
+    assert np.median(errors) <= 0.050
+    assert np.mean(np.array(errors) <= 0.050) >= 0.8
+
+
+def test_onset_after_leading_silence():
+    x = _carrier(220.0)[:SR]
+    env = _adsr(len(x), attack=0.005, decay=0.1, sustain=0.8, note_s=0.5, release=0.1, curve="exp")
+    y = np.concatenate([np.zeros(int(0.3 * SR)), 0.5 * x * env])
+    a = analyze(y, SR)
+    assert a.onset_s == pytest.approx(0.3, abs=0.003)
+    assert a.note_length_s == pytest.approx(0.5, abs=0.05)
+    assert a.duration_s == pytest.approx(1.3)
+
+
+def test_pluck_without_sustain_reports_its_fade():
+    t = np.arange(2 * SR) / SR
+    pluck = 0.5 * _tone(220.0, 2.0) * np.exp(-t / 0.15)  # -40 dB after 0.69 s, no sustained part
+    a = analyze(pluck, SR)
+    assert a.note_length_method == "fade"
+    assert a.note_length_s == pytest.approx(0.15 * np.log(100), abs=0.05)
+
+
+def test_note_held_to_the_end():
+    x = _carrier(220.0)[: 2 * SR]
+    env = _adsr(len(x), attack=0.02, decay=0.2, sustain=0.7, note_s=10.0, release=0.3, curve="exp")
+    a = analyze(0.5 * x * env, SR)
+    assert a.note_length_method == "held"
+    assert a.onset_s + a.note_length_s == pytest.approx(2.0, abs=0.01)
+
+
+# --- loudness and velocity ---------------------------------------------------------------------------------
+
+
+def test_loudness_and_peak():
+    t = np.arange(SR) / SR
+    sine = 0.5 * np.sin(2 * np.pi * 440 * t)
+    a = analyze(sine, SR)
+    assert a.peak_db == pytest.approx(20 * np.log10(0.5), abs=0.01)
+    assert a.loudness_db == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.2)
+    quiet = analyze(0.01 * sine, SR)
+    assert quiet.loudness_db == pytest.approx(a.loudness_db - 40.0, abs=0.2)
+
+
+def test_velocity_mapping():
+    assert velocity_from_peak_db(-6.0) == DEFAULT_VELOCITY
+    assert velocity_from_peak_db(0.0) == DEFAULT_VELOCITY
+    assert velocity_from_peak_db(-26.0) == pytest.approx(DEFAULT_VELOCITY * 10 ** (-6 / 40))
+    assert 1 / 127 <= velocity_from_peak_db(-200.0) < 0.1
+    vels = [velocity_from_peak_db(db) for db in np.linspace(-80, 0, 41)]
+    assert np.all(np.diff(vels) >= 0) and all(0 < v <= 1 for v in vels)
+    t = np.arange(SR // 2) / SR
+    assert analyze(0.5 * np.sin(2 * np.pi * 300 * t), SR).velocity == DEFAULT_VELOCITY
+
+
+# --- speed and errors ----------------------------------------------------------------------------------------
+
+
+def test_four_second_clip_is_fast():
+    x = _carrier(110.0)
+    y = np.concatenate([x, x[:SR]])[: 4 * SR] * 0.5
+    analyze(y, SR)  # warm caches
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        analyze(y, SR)
+        times.append(time.perf_counter() - t0)
+    assert min(times) < 0.5
+
+
+def test_deterministic():
+    y = 0.5 * _carrier(220.0)
+    assert analyze(y, SR) == analyze(y.copy(), SR)
+
+
+@pytest.mark.parametrize(
+    ("samples", "error", "text"),
+    [
+        (np.zeros(0), EmptyAudioError, "no samples"),
+        (np.zeros(SR), SilentAudioError, "silent"),
+        (np.zeros((2, 100)), AudioError, "mono"),
+        (np.array([0.1, np.nan, 0.2]), AudioError, "NaN"),
+    ],
+)
+def test_bad_input(samples, error, text):
+    with pytest.raises(error, match=text):
+        analyze(samples, SR)
