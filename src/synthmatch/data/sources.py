@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from synthmatch.data.assets import Asset, AssetKind, DatasetError
+from synthmatch.data_paths import shared_dir
 from synthmatch.errors import SynthmatchError
 from synthmatch.vital import tables
 from synthmatch.vital.modulation import LFO_SHAPES, Modulation
@@ -34,12 +35,11 @@ def default_train_dir() -> pathlib.Path | None:
     env = os.environ.get("SYNTHMATCH_TRAIN_PRESETS")
     if env:
         return pathlib.Path(env)
-    here = pathlib.Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent.parent / "shared" / "presets" / "train"
-        if cand.is_dir():
-            return cand
-    return None
+    try:
+        cand = shared_dir() / "presets" / "train"
+    except SynthmatchError:
+        return None
+    return cand if cand.is_dir() else None
 
 
 def check_not_test_split(path: str | os.PathLike[str]) -> pathlib.Path:

@@ -133,20 +133,24 @@ def _child(write_fd: int, preset_json: str, probe: Probe) -> None:  # pragma: no
         os._exit(code)
 
 
-def _read_until(fd: int, deadline: float) -> bytes | None:
-    """Read everything from ``fd`` until EOF; None if the deadline passes first."""
-    chunks = []
-    while True:
+def _read_pipe(fd: int, deadline: float, n: int | None = None) -> bytes | None:
+    """Read ``n`` bytes (or, with ``n=None``, everything until EOF) from ``fd``.
+
+    None if the deadline passes first, or if EOF comes before ``n`` bytes.
+    """
+    buf = bytearray()
+    while n is None or len(buf) < n:
         left = deadline - time.monotonic()
         if left <= 0:
             return None
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             return None
-        chunk = os.read(fd, 1 << 20)
+        chunk = os.read(fd, (1 << 20) if n is None else min(n - len(buf), 1 << 20))
         if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+            return bytes(buf) if n is None else None
+        buf += chunk
+    return bytes(buf)
 
 
 def _signal_name(sig: int) -> str:
@@ -172,7 +176,7 @@ def render_isolated(preset_json: str, probe: Probe, *, timeout_s: float = 60.0) 
         _child(write_fd, preset_json, probe)
     os.close(write_fd)
     try:
-        data = _read_until(read_fd, t0 + timeout_s)
+        data = _read_pipe(read_fd, t0 + timeout_s)
     finally:
         os.close(read_fd)
     if data is None:

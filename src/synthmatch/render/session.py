@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from synthmatch.render import engine
-from synthmatch.render.engine import RenderOutcome, _signal_name, _write_all, zygote
+from synthmatch.render.engine import RenderOutcome, _read_pipe, _signal_name, _write_all, zygote
 from synthmatch.render.probe import WARMUP_NOTE_S, WARMUP_RENDER_S, Probe
 
 _LEN = struct.Struct("<Q")
@@ -140,32 +140,14 @@ def _base_for(base_json: str, sample_rate: int) -> tuple[str, _Base]:
 
 
 def _read_frame(fd: int, deadline: float) -> tuple[int, bytes] | None:
-    head = _read_n(fd, engine._HEADER.size, deadline)
+    head = _read_pipe(fd, deadline, engine._HEADER.size)
     if head is None:
         return None
     kind, length = engine._HEADER.unpack(head)
-    payload = _read_n(fd, length, deadline)
+    payload = _read_pipe(fd, deadline, length) if length else b""
     if payload is None:
         return None
     return kind, payload
-
-
-def _read_n(fd: int, n: int, deadline: float) -> bytes | None:
-    import select
-
-    buf = bytearray()
-    while len(buf) < n:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            return None
-        chunk = os.read(fd, min(n - len(buf), 1 << 20))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
 
 
 def render_variant(

@@ -145,15 +145,17 @@ def write_vitaltable(table: dict[str, Any], path: str | os.PathLike[str]) -> pat
 
 def default_wavetable_dir() -> pathlib.Path | None:
     """The shared CC0 WaveEdit collection if present (``$SYNTHMATCH_WAVETABLES`` overrides)."""
+    from synthmatch.data_paths import shared_dir
+    from synthmatch.errors import SynthmatchError
+
     env = os.environ.get("SYNTHMATCH_WAVETABLES")
     if env:
         return pathlib.Path(env)
-    here = pathlib.Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent.parent / "shared" / "wavetables" / "waveedit"
-        if cand.is_dir():
-            return cand
-    return None
+    try:
+        cand = shared_dir() / "wavetables" / "waveedit"
+    except SynthmatchError:
+        return None
+    return cand if cand.is_dir() else None
 
 
 @dataclass(frozen=True)
