@@ -84,6 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--workers", default="1,2", help="worker counts to measure (default 1,2)")
     m.add_argument("--repeats", type=int, default=3)
     m.add_argument("--sampler", default="lhs", choices=sampler_names())
+    m.add_argument("--sampler-config", help="sampler options as JSON, or @file.json")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--probe", default="", help="probe overrides (default: the benchmark probe)")
     m.add_argument("--keep-audio", action="store_true")
@@ -206,6 +207,7 @@ def run_bench(args: argparse.Namespace) -> int:
             workers=workers,
             repeats=args.repeats,
             sampler=args.sampler,
+            sampler_config=_json_arg(args.sampler_config),
             seed=args.seed,
             probe=_probe(args.probe),
             keep_audio=args.keep_audio,

@@ -5,7 +5,7 @@ An item's preset is its control values (a float64 row of ``values.npy``, in inte
 
     {"name": str,
      "modulations": [{"source", "destination", "amount", "bipolar", "power", "stereo", "bypass",
-                      ["line_mapping"]}, ...],
+                      ["line_mapping"], ["slot"]}, ...],
      "wavetables": [key, key, key], "lfo_shapes": [8 keys], "sample": key}
 
 where keys name assets in the dataset's content-addressed store. :func:`rebuild_preset` turns

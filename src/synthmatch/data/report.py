@@ -181,7 +181,12 @@ def format_info(info: dict[str, Any]) -> str:
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        from synthmatch.errors import MissingExtraError
+
+        raise MissingExtraError("matplotlib", "plot", "dataset plots") from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -57,7 +57,7 @@ from synthmatch.data.sources import (
 )
 from synthmatch.errors import ParameterError
 from synthmatch.vital.effects import EFFECTS, decode_order, encode_order
-from synthmatch.vital.modulation import Modulation, used_sources
+from synthmatch.vital.modulation import Modulation
 from synthmatch.vital.preset import Preset
 from synthmatch.vital.spec import ParamSpace, ParamSpec, default_space
 
@@ -105,6 +105,14 @@ def _activity_holds(spec: ParamSpec, values: Mapping[str, float]) -> bool:
     return all(c.holds(values) for c in spec.activity.conditions)
 
 
+def activity(
+    values: Mapping[str, float], mods: Sequence[Modulation], space: ParamSpace
+) -> tuple[dict[str, bool], set[str]]:
+    """(which parameters matter, which sources sound) for values and connections (Preset's rules)."""
+    p = Preset(values=dict(values), modulations=list(mods))
+    return p.active(space=space), p.used_sources()
+
+
 def _osc_on(values: Mapping[str, float], k: int) -> bool:
     return values.get(f"osc_{k}_on", 0.0) >= 0.5
 
@@ -142,13 +150,12 @@ def finish_preset(
     mods = [m.validate() for m in modulations][: space.n_mod_slots]
     wts, shapes, smp = list(wavetables), list(lfo_shapes), sample
     if canonical:
-        # Defaults are valid values, and linked parameters (filter model/style) share their
-        # activity, so resetting inactive parameters keeps the values valid.
-        used = used_sources(mods)
+        # Activity as the Vital model defines it (Preset.active: conditions, routed sources,
+        # oscillators read by FM/RM). Defaults are valid values and linked parameters (filter
+        # model/style) share their activity, so the reset keeps the values valid.
+        active, used = activity(vals, mods, space)
         for s in controls:
-            if s.prior == "fixed":
-                continue
-            if not (_activity_holds(s, vals) and all(src in used for src in s.activity.sources)):
+            if s.prior != "fixed" and not active[s.name]:
                 vals[s.name] = s.default
         saw = bank_asset(wavetable_bank(), BASIC_SAW)
         for k in (1, 2, 3):
@@ -316,7 +323,7 @@ def sample_modulations(
 
 
 def _lfo_shapes_for(rng: np.random.Generator, mods: Sequence[Modulation]) -> list[Asset]:
-    used = used_sources(list(mods))
+    used = Preset(values={}, modulations=list(mods)).used_sources()
     library = lfo_shape_assets()
     shapes = []
     for k in range(1, 9):
@@ -410,7 +417,7 @@ DEFAULT_P_ON: dict[str, float] = {
 #: Normalized sub-ranges [lo, hi] of [0, 1] the LHS samples for some parameters (full-match
 #: regexes), chosen so a 4 s probe hears the sound: attacks up to ~2.9 s, envelopes delays/holds
 #: up to ~0.1 s, transposes within ±24 semitones, at most 8 unison voices (render cost grows
-#: with voices), audible oscillator levels, cutoffs above ~110 Hz.
+#: with voices), audible oscillator levels, cutoffs above ~120 Hz.
 DEFAULT_RANGES: dict[str, tuple[float, float]] = {
     r"env_\d_attack": (0.0, 0.55),
     r"env_\d_(delay|hold)": (0.0, 0.4),
@@ -691,12 +698,10 @@ class PresetSampler(Sampler):
         self, rng: np.random.Generator, values: dict[str, float], mods: Sequence[Modulation]
     ) -> dict[str, float]:
         cfg = self.config
-        used = used_sources(list(mods))
+        active, _ = activity(values, mods, self.space)
         out = dict(values)
         for s in self._controls:
-            if s.prior == "fixed":
-                continue
-            if not (_activity_holds(s, values) and all(src in used for src in s.activity.sources)):
+            if s.prior == "fixed" or not active[s.name]:
                 continue
             v = values[s.name]
             if s.name in TOGGLE_SWITCHES:
