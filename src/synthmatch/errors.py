@@ -16,6 +16,10 @@ class AudioError(SynthmatchError):
     """A problem with an input audio file or signal."""
 
 
+class AudioFileNotFoundError(AudioError, FileNotFoundError):
+    """The audio path does not exist (also a :class:`FileNotFoundError`)."""
+
+
 class UnsupportedFormatError(AudioError):
     """The file is not in a format synthmatch can decode."""
 
@@ -51,6 +55,10 @@ class UnknownModulationError(PresetError):
 
 class SpecMismatchError(SynthmatchError):
     """An artifact (dataset, index, checkpoint) was built for another parameter space or probe."""
+
+
+class DatasetError(SynthmatchError):
+    """A dataset on disk that cannot be built, resumed or read as asked."""
 
 
 # --- rendering -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import soundfile as sf
 from synthmatch.audio._dsp import amp_to_db, resample
 from synthmatch.errors import (
     AudioError,
+    AudioFileNotFoundError,
     AudioTooLongError,
     CorruptAudioError,
     EmptyAudioError,
@@ -71,10 +72,6 @@ _QUIET_DB = -40.0
 _SUBTYPE_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 AudioSource = str | os.PathLike | tuple[np.ndarray, int]
-
-
-class AudioFileNotFoundError(AudioError, FileNotFoundError):
-    """The audio path does not exist (also a :class:`FileNotFoundError`)."""
 
 
 @dataclass(frozen=True)

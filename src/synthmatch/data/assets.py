@@ -23,13 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from synthmatch.errors import SynthmatchError
+from synthmatch.errors import DatasetError
 
 AssetKind = Literal["wavetable", "lfo_shape", "sample"]
-
-
-class DatasetError(SynthmatchError):
-    """A dataset on disk that cannot be built, resumed or read as asked."""
 
 
 def canonical_text(obj: Any) -> str:
