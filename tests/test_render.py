@@ -134,3 +134,38 @@ def test_round_trip_all_shared_presets_at_the_probe():
         outs = pool.render(items, Probe())
     snrs = [_snr_db(outs[2 * k].mono, outs[2 * k + 1].mono) for k in range(len(files))]
     assert sum(s >= 60 for s in snrs) >= 0.9 * len(files)
+
+
+def test_workers_exit_when_the_job_is_killed(tmp_path):
+    """A SIGKILLed job leaves no engine workers behind (they would hold cores and memory)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from synthmatch.render.pool import RenderPool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = RenderPool(workers=2)\n"
+        "    pids = [pool.executor.submit(os.getpid).result() for _ in range(8)]\n"
+        "    print(' '.join(map(str, sorted(set(pids)))), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert pids
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [
+            p
+            for p in pids
+            if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]
+        ]
+        time.sleep(0.2)
+    assert alive == []

@@ -25,9 +25,24 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)``; raising from it cancels the job."""
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel terminate this worker if the process that owns the pool dies
+    (a killed job must not leave engine processes behind). Best effort elsewhere."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
 def _init_worker(sample_rate: int) -> None:
     # One engine per worker, built first thing in a fresh interpreter, so zygotes are identical
     # across workers and runs. BLAS threads would only fight the renders for cores.
+    _die_with_parent()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     zygote(sample_rate)
