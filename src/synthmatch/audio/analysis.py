@@ -65,7 +65,7 @@ __all__ = [
 #: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
 DEFAULT_VELOCITY = 100 / 127
 #: Pitch search range in Hz.
-FMIN_HZ = 30.0
+FMIN_HZ = 25.0
 FMAX_HZ = 4200.0
 #: A YIN frame is voiced when its aperiodicity (CMNDF at the chosen lag) is below this.
 VOICED_APERIODICITY = 0.25
@@ -75,7 +75,7 @@ PITCHED_CONFIDENCE = 0.5
 RELEASE_CURVATURES = (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 
 _PITCH_SR = 22050
-_YIN_WINDOW = 1024  # integration window at 22050 Hz (46 ms), longer than the 30 Hz period
+_YIN_WINDOW = 1024  # integration window at 22050 Hz (46 ms), longer than the 25 Hz period (40 ms)
 _YIN_HOP = 256
 _YIN_THRESHOLD = 0.15
 _SILENT_FRAME_DB = -120.0  # frames quieter than this (dBFS) are never voiced
