@@ -76,3 +76,14 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path):
     assert suites["ood"]["analysis"]["exact_note_rate"] == 1.0  # the A4 sine is found
     md = (out / "report.md").read_text()
     assert "Suite `id-hand`" in md and "| match |" in md
+
+
+def test_sounding_note_follows_the_main_oscillator():
+    from synthmatch.bench.protocol import sounding_note
+
+    init = Preset.init()
+    assert sounding_note(init, 60) == 60
+    assert sounding_note(init.with_values(osc_1_transpose=-12), 48) == 36
+    louder2 = init.with_values(osc_2_on=1, osc_2_level=1.0, osc_1_level=0.3, osc_2_transpose=7)
+    assert sounding_note(louder2, 60) == 67
+    assert sounding_note(init.with_values(osc_1_midi_track=0), 60) is None
