@@ -21,6 +21,26 @@ def _embedding(name: str) -> Any:
     return get_embedding(name)
 
 
+def _render_library(
+    presets: list[Any],
+    probe: Probe,
+    embedding: str,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+    source: dict[str, Any],
+) -> Library:
+    """Render ``presets`` at ``probe`` on a fresh pool, embed them, record ``source`` as provenance."""
+    with RenderPool(workers=workers, sample_rate=probe.sample_rate) as pool:
+        return build_library(
+            presets,
+            probe=probe,
+            embedding=_embedding(embedding),
+            pool=pool,
+            progress=progress,
+            provenance={"source": source},
+        )
+
+
 def build_from_sampler(
     sampler: str,
     *,
@@ -39,15 +59,9 @@ def build_from_sampler(
         raise ParameterError(f"seed {seed} is reserved for evaluation suites; use another seed for a library")
     s = make_sampler(sampler, sampler_config)
     presets = [s.sample(seed=seed, index=i) for i in range(n)]
-    with RenderPool(workers=workers, sample_rate=probe.sample_rate) as pool:
-        return build_library(
-            presets,
-            probe=probe,
-            embedding=_embedding(embedding),
-            pool=pool,
-            progress=progress,
-            provenance={"source": {"sampler": s.describe(), "seed": seed, "n": n}},
-        )
+    return _render_library(
+        presets, probe, embedding, workers, progress, {"sampler": s.describe(), "seed": seed, "n": n}
+    )
 
 
 def build_from_dataset(
@@ -63,15 +77,9 @@ def build_from_dataset(
 
     ds = Dataset.open(path)
     presets = [ds.preset(i) for i in range(len(ds.indices()))]
-    with RenderPool(workers=workers, sample_rate=probe.sample_rate) as pool:
-        return build_library(
-            presets,
-            probe=probe,
-            embedding=_embedding(embedding),
-            pool=pool,
-            progress=progress,
-            provenance={"source": {"dataset": str(path), "manifest": ds.describe()}},
-        )
+    return _render_library(
+        presets, probe, embedding, workers, progress, {"dataset": str(path), "manifest": ds.describe()}
+    )
 
 
 def compact_table_pool(n_bank: int = 48, *, seed: int = 0) -> list[dict[str, Any]]:
@@ -135,20 +143,11 @@ def build_default_library(
         presets.append(
             with_compact_assets(sampler.sample(seed=seed, index=i), pool_tables, seed=seed, index=i)
         )
-    with RenderPool(workers=workers) as pool:
-        return build_library(
-            presets,
-            probe=DEFAULT_PROBE,
-            embedding=_embedding("handcrafted"),
-            pool=pool,
-            progress=progress,
-            provenance={
-                "source": {
-                    "recipe": "synthmatch.search.build.build_default_library",
-                    "n": n,
-                    "seed": seed,
-                    "samplers": [lhs.describe(), informed.describe()],
-                    "table_pool": len(pool_tables),
-                }
-            },
-        )
+    source = {
+        "recipe": "synthmatch.search.build.build_default_library",
+        "n": n,
+        "seed": seed,
+        "samplers": [lhs.describe(), informed.describe()],
+        "table_pool": len(pool_tables),
+    }
+    return _render_library(presets, DEFAULT_PROBE, "handcrafted", workers, progress, source)
