@@ -284,6 +284,7 @@ class SuiteResult:
     scores: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # method -> per item metrics
     cost: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # method -> (renders, seconds)
     analysis: list[dict[str, Any]] = field(default_factory=list)
+    attempts: dict[str, list[Attempt]] = field(default_factory=dict)  # kept in memory for figures
 
 
 def score_attempts(items: list[Item], attempts: list[Attempt], pool: RenderPool) -> list[dict[str, float]]:
@@ -320,6 +321,7 @@ def run_suite(
                 done += 1
                 if progress:
                     progress(done, total)
+        res.attempts[name] = attempts
         res.scores[name] = score_attempts(items, attempts, pool)
         res.cost[name] = [(a.renders, a.seconds) for a in attempts]
         if name == "match" or not res.analysis:
@@ -499,17 +501,16 @@ def run_benchmark(
                 raise SynthmatchError(f"unknown suite {suite!r}; choose from id-rand, id-hand, ood, stress")
             res = run_suite(suite, items, fns, pool, parallel_items=parallel_items, progress=progress)
             summaries.append(summarize(res))
-            # spectrograms for the first items: re-render each method's preset
+            # spectrograms for the first items: re-render what each method returned
             audio: dict[str, list[np.ndarray | None]] = {}
-            for meth in ("match", "knn", "init"):
-                if meth in fns:
-                    atts = [fns[meth](it) for it in items[:3]] if meth != "match" else None
-                    if atts is None:
-                        continue
-                    outs = pool.render([a.preset for a in atts], [a.probe for a in atts])
-                    audio[meth] = [
-                        _fit(o.mono, len(it.audio)) if o.ok else None for o, it in zip(outs, items[:3])
-                    ]
+            for meth, atts in res.attempts.items():
+                first = [a for a in atts[:3] if a.preset is not None]
+                if len(first) < len(atts[:3]):
+                    continue
+                outs = pool.render([a.preset for a in first], [a.probe for a in first])
+                audio[meth] = [
+                    _fit(o.mono, len(it.audio)) if o.ok else None for o, it in zip(outs, items[:3])
+                ]
             spectrogram_figures(res, items, audio, outp)
             (outp / f"scores_{suite}.json").write_text(
                 json.dumps(
