@@ -113,6 +113,7 @@ def test_match_end_to_end(tiny_library, render_pool, tmp_path):
     with Matcher(library=tiny_library, pool=render_pool) as m:
         res = m.match((target, 44100), budget=14, candidates=2, rerank=4, starts=1)
     assert res.probe.note == 55  # detected from the audio
+    assert all(c.origin.startswith("library #") for c in res.candidates)  # e.g. "library #2 + cmaes"
     assert 1 <= len(res.candidates) <= 2
     assert res.renders <= 14 + 2  # budget + canonical re-renders of the finals
     best = res.best.metrics["mss_mel"]

@@ -251,16 +251,13 @@ class Matcher:
         score = make_score(target, probe, target_f0=target_f0)
         objective = Objective(score=score, pool=self.pool, probe=probe, progress=progress, total=total)
         interrupted = False
-        origins: dict[int, str] = {}
         try:
             t2 = time.monotonic()
             starts_presets = [self.library.preset(i) for i, _ in knn]
-            for i, p in zip((i for i, _ in knn), starts_presets):
-                origins[id(p)] = f"library #{i}"
             n_rerank = min(len(starts_presets), max(1, budget_obj.remaining() // 3))
-            evals = objective.evaluate_presets(starts_presets[:n_rerank], budget_obj)
-            for e in evals:
-                origins[id(e.preset)] = origins.get(id(e.preset), "library")
+            evals = objective.evaluate_presets(
+                starts_presets[:n_rerank], budget_obj, origins=[f"library #{i}" for i, _ in knn[:n_rerank]]
+            )
             timings["rerank"] = time.monotonic() - t2
             t3 = time.monotonic()
             ranked = _distinct(evals, starts)
@@ -270,11 +267,8 @@ class Matcher:
                     budget_obj.remaining() // (n_starts - j) if budget is not None else budget_obj.remaining()
                 )
                 sub = budget_obj.sub(share)
-                best = self.refiner.refine(ev.preset, objective, sub, seed=seed + j)
-                if best is not None:
-                    origins[id(best.preset)] = (
-                        f"{origins.get(id(ev.preset), 'library')} + {self.refiner_name}"
-                    )
+                objective.origin = f"{ev.origin} + {self.refiner_name}"
+                self.refiner.refine(ev.preset, objective, sub, seed=seed + j)
             timings["refine"] = time.monotonic() - t3
         except BudgetExhausted:
             pass
@@ -297,7 +291,7 @@ class Matcher:
             metrics["objective"] = metrics["mss_mel"] + (
                 pitch_penalty(y, sr, target_f0) if target_f0 else 0.0
             )
-            origin = origins.get(id(e.preset), "search")
+            origin = e.origin or "search"
             e.preset.meta["preset_name"] = "synthmatch match"
             result_cands.append(Candidate(e.preset, y, metrics, origin))
         result_cands.sort(key=lambda c: c.metrics.get("objective", math.inf))

@@ -81,6 +81,7 @@ class Evaluation:
     preset: Preset
     score: float
     audio: np.ndarray | None  # mono [n]
+    origin: str = ""  # how the preset was found, e.g. "library #12 + cmaes"
 
 
 class Objective:
@@ -109,6 +110,8 @@ class Objective:
         self.renders = 0
         self.failures = 0
         self.history: list[Evaluation] = []
+        #: Tag given to evaluations that do not name their own origin (set by the orchestrator).
+        self.origin = ""
 
     def _tick(self, n: int) -> None:
         self.renders += n
@@ -125,7 +128,9 @@ class Objective:
             return math.inf, None
         return float(self.score_fn(mono)), mono
 
-    def evaluate_presets(self, presets: list[Preset], budget: Budget) -> list[Evaluation]:
+    def evaluate_presets(
+        self, presets: list[Preset], budget: Budget, *, origins: list[str] | None = None
+    ) -> list[Evaluation]:
         """Full renders (any change, incl. wavetables and connections)."""
         n = min(len(presets), budget.remaining())
         if n <= 0 or _deadline_hit(budget):
@@ -134,9 +139,10 @@ class Objective:
         _charge(budget, n)
         outs = self.pool.render([p.to_json() for p in presets], self.probe)
         evals = []
-        for p, out in zip(presets, outs):
+        tags = origins or [self.origin] * len(presets)
+        for p, out, tag in zip(presets, outs, tags):
             s, mono = self._score_outcome(out)
-            evals.append(Evaluation(p, s, mono))
+            evals.append(Evaluation(p, s, mono, tag))
         self.history.extend(evals)  # before the progress callback, which may cancel (Ctrl-C)
         self._tick(n)
         return evals
@@ -155,7 +161,7 @@ class Objective:
         evals = []
         for c, fut in zip(changes, futs):
             s, mono = self._score_outcome(fut.result())
-            evals.append(Evaluation(apply_changes(base, c), s, mono))
+            evals.append(Evaluation(apply_changes(base, c), s, mono, self.origin))
         self.history.extend(evals)
         self._tick(n)
         return evals
