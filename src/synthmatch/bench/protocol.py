@@ -15,6 +15,7 @@ import os
 import pathlib
 import platform
 import time
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -185,6 +186,17 @@ def make_methods(
         an = analyze(item.audio, item.sample_rate)
         return probe_for(an, duration_s=len(item.audio) / item.sample_rate, sample_rate=item.sample_rate), an
 
+    def timed(pick: Callable[[Item, Probe, Any], tuple[Preset | None, int]]) -> MethodFn:
+        """A method from ``pick(item, probe, analysis) -> (preset, renders)``: detect, time, wrap."""
+
+        def method(item: Item) -> Attempt:
+            t0 = time.monotonic()
+            probe, an = detect(item)
+            preset, renders = pick(item, probe, an)
+            return Attempt(preset, probe, renders, time.monotonic() - t0, an.midi_note, an.note_length_s)
+
+        return method
+
     def run_match(item: Item, b: int) -> Attempt:
         t0 = time.monotonic()
         res = matcher.match((item.audio, item.sample_rate), budget=b, candidates=1)
@@ -197,66 +209,37 @@ def make_methods(
             res.analysis["note_length_s"],
         )
 
-    def m_init(item: Item) -> Attempt:
-        t0 = time.monotonic()
-        probe, an = detect(item)
-        return Attempt(Preset.init(), probe, 0, time.monotonic() - t0, an.midi_note, an.note_length_s)
-
     rand_sampler = make_sampler("mix")
 
-    def m_random(item: Item) -> Attempt:
-        t0 = time.monotonic()
-        probe, an = detect(item)
-        idx = abs(hash(item.name)) % 100_000
-        return Attempt(
-            rand_sampler.sample(seed=7, index=idx),
-            probe,
-            0,
-            time.monotonic() - t0,
-            an.midi_note,
-            an.note_length_s,
-        )
+    def pick_random(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        # crc32, not hash(): str hashes are salted per process, and the baseline must repeat
+        return rand_sampler.sample(seed=7, index=zlib.crc32(item.name.encode()) % 100_000), 0
 
-    def m_knn(item: Item) -> Attempt:
-        t0 = time.monotonic()
-        probe, an = detect(item)
+    def pick_knn(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
         (i, _), *_ = matcher.candidates(item.audio, item.sample_rate, 1)
-        return Attempt(
-            matcher.library.preset(i), probe, 0, time.monotonic() - t0, an.midi_note, an.note_length_s
+        return matcher.library.preset(i), 0
+
+    def pick_search_init(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        from synthmatch.search.match import make_score, target_f0_of
+
+        obj = Objective(
+            score=make_score(item.audio, probe, target_f0=target_f0_of(an)), pool=matcher.pool, probe=probe
         )
-
-    def m_search_init(item: Item) -> Attempt:
-        from synthmatch.search.match import make_score
-
-        t0 = time.monotonic()
-        probe, an = detect(item)
-        score = make_score(item.audio, probe, target_f0=an.f0_hz if (an.pitched and an.f0_hz) else None)
-        obj = Objective(score=score, pool=matcher.pool, probe=probe)
         best = get_refiner("cmaes").refine(Preset.init(), obj, Budget(max_renders=budget))
-        return Attempt(
-            best.preset if best else Preset.init(),
-            probe,
-            obj.renders,
-            time.monotonic() - t0,
-            an.midi_note,
-            an.note_length_s,
-        )
+        return (best.preset if best else Preset.init()), obj.renders
 
-    def m_external(item: Item) -> Attempt:
-        t0 = time.monotonic()
-        probe, an = detect(item)
+    def pick_external(item: Item, probe: Probe, an: Any) -> tuple[Preset | None, int]:
         f = pathlib.Path(external_dir or ".") / f"{item.name}.vital"
-        preset = Preset.from_file(f) if f.exists() else None
-        return Attempt(preset, probe, 0, time.monotonic() - t0, an.midi_note, an.note_length_s)
+        return (Preset.from_file(f) if f.exists() else None), 0
 
     table: dict[str, MethodFn] = {
         "match": lambda item: run_match(item, budget),
-        "init": m_init,
-        "random": m_random,
-        "knn": m_knn,
-        "search-from-init": m_search_init,
+        "init": timed(lambda item, probe, an: (Preset.init(), 0)),
+        "random": timed(pick_random),
+        "knn": timed(pick_knn),
+        "search-from-init": timed(pick_search_init),
         "search-big": lambda item: run_match(item, budget * SEARCH_BIG_FACTOR),
-        "external": m_external,
+        "external": timed(pick_external),
     }
     unknown = set(names) - set(table)
     if unknown:
