@@ -117,7 +117,9 @@ def test_match_end_to_end(tiny_library, render_pool, tmp_path):
     assert 1 <= len(res.candidates) <= 2
     assert res.renders <= 14 + 2  # budget + canonical re-renders of the finals
     best = res.best.metrics["mss_mel"]
-    assert math.isfinite(best) and res.best.metrics["objective"] == min(c.metrics["objective"] for c in res.candidates)
+    assert math.isfinite(best) and res.best.metrics["objective"] == min(
+        c.metrics["objective"] for c in res.candidates
+    )
     # refinement never returns something worse than the best re-ranked library item
     from synthmatch.metrics import mss_mel
 

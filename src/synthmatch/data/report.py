@@ -34,6 +34,18 @@ _POOLED_BANDS = 32
 _QUANTILES = np.linspace(0, 100, 21)
 
 
+def _save_figure(fig: Any, path: str | os.PathLike[str]) -> pathlib.Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out = pathlib.Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
 def _sample_rows(n: int, max_items: int, seed: int = 0) -> np.ndarray:
     if n <= max_items:
         return np.arange(n)
@@ -222,12 +234,7 @@ def plot_coverage(info: dict[str, Any], path: str | os.PathLike[str]) -> pathlib
     a2.set_xlabel("normalized value (active items only)")
     a2.set_ylabel(f"{len(cont)} continuous/discrete parameters (space order)")
     a2.set_title("value histograms (each row scaled to its max)")
-    fig.tight_layout()
-    out = pathlib.Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return _save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -396,9 +403,4 @@ def plot_compare(result: dict[str, Any], path: str | os.PathLike[str]) -> pathli
         if log:
             ax.set_xscale("log")
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = pathlib.Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return _save_figure(fig, path)

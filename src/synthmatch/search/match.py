@@ -131,6 +131,11 @@ def probe_for(
     )
 
 
+def target_f0_of(analysis: Any) -> float | None:
+    """The f0 (Hz) the search objective's pitch term aims at, or None for an unpitched target."""
+    return analysis.f0_hz if (analysis.pitched and analysis.f0_hz) else None
+
+
 def make_score(target: np.ndarray, probe: Probe, *, target_f0: float | None) -> Callable[[np.ndarray], float]:
     """The search objective against ``target`` (lower is better): MSS-mel, plus the pitch term
     (:data:`PITCH_PENALTY_DB_PER_SEMITONE`) when the target is pitched (``target_f0`` in Hz)."""
@@ -247,7 +252,7 @@ class Matcher:
 
         budget_obj = Budget(max_renders=budget, max_seconds=seconds)
         total = budget if budget is not None else 0
-        target_f0 = an.f0_hz if (an.pitched and an.f0_hz) else None
+        target_f0 = target_f0_of(an)
         score = make_score(target, probe, target_f0=target_f0)
         objective = Objective(score=score, pool=self.pool, probe=probe, progress=progress, total=total)
         interrupted = False

@@ -39,6 +39,7 @@ class Budget:
     started: float = field(default_factory=time.monotonic)
     used: int = 0
     cancelled: threading.Event = field(default_factory=threading.Event)
+    parent: Budget | None = None  # a sub-budget charges and checks its parent too
 
     def remaining(self) -> int:
         if self.cancelled.is_set():
@@ -53,16 +54,16 @@ class Budget:
     def sub(self, renders: int) -> Budget:
         """A child budget of at most ``renders`` that shares the deadline and cancel flag."""
         limit = min(renders, self.remaining())
-        child = Budget(max_renders=limit, max_seconds=None, started=self.started, cancelled=self.cancelled)
-        child._parent = self  # type: ignore[attr-defined]
-        return child
+        return Budget(
+            max_renders=limit, max_seconds=None, started=self.started, cancelled=self.cancelled, parent=self
+        )
 
 
 def _charge(budget: Budget, n: int) -> None:
     b: Budget | None = budget
     while b is not None:
         b.used += n
-        b = getattr(b, "_parent", None)
+        b = b.parent
 
 
 def _deadline_hit(budget: Budget) -> bool:
@@ -72,7 +73,7 @@ def _deadline_hit(budget: Budget) -> bool:
             return True
         if b.cancelled.is_set():
             return True
-        b = getattr(b, "_parent", None)
+        b = b.parent
     return False
 
 
@@ -112,6 +113,7 @@ class Objective:
         self.history: list[Evaluation] = []
         #: Tag given to evaluations that do not name their own origin (set by the orchestrator).
         self.origin = ""
+        self._base: tuple[Preset, str] | None = None  # the last base preset and its JSON
 
     def _tick(self, n: int) -> None:
         self.renders += n
@@ -156,7 +158,9 @@ class Objective:
             raise BudgetExhausted
         changes = changes[:n]
         _charge(budget, n)
-        base_json = base.to_json()
+        if self._base is None or self._base[0] is not base:  # a refiner reuses one base per run
+            self._base = (base, base.to_json())
+        base_json = self._base[1]
         futs = [submit_variant(self.pool, base_json, c, self.probe) for c in changes]
         evals = []
         for c, fut in zip(changes, futs):
