@@ -39,7 +39,7 @@ def tiny_lib(tmp_path_factory, render_pool):
     return lib.save(tmp_path_factory.mktemp("benchlib") / "lib")
 
 
-def test_bench_runs_end_to_end(tiny_lib, tmp_path):
+def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
     hand = tmp_path / "hand"
     hand.mkdir()
     init = Preset.init()
@@ -76,6 +76,39 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path):
     assert suites["ood"]["analysis"]["exact_note_rate"] == 1.0  # the A4 sine is found
     md = (out / "report.md").read_text()
     assert "Suite `id-hand`" in md and "| match |" in md
+
+    # Resume: a second run with the same settings reuses every logged attempt (matching again
+    # would raise here), even after a line was cut short by a kill, and scores the same.
+    log = out / "attempts_id-hand_match.jsonl"
+    assert len(log.read_text().splitlines()) == 2
+    with log.open("a") as f:
+        f.write('{"item": "a", "key": ')
+    from synthmatch.search.match import Matcher
+
+    def no_match(*a, **k):
+        raise AssertionError("attempt should have been reused")
+
+    monkeypatch.setattr(Matcher, "match", no_match)
+    again = run_benchmark(
+        suites=["id-hand"],
+        methods=["match"],
+        out=out,
+        budget=4,
+        hand_dir=str(hand),
+        library=str(tiny_lib),
+        workers=2,
+    )
+    assert again["suites"][0]["metrics"]["match"]["mss_mel"] == hand_s["metrics"]["match"]["mss_mel"]
+    with pytest.raises(AssertionError, match="reused"):  # another budget is another setting
+        run_benchmark(
+            suites=["id-hand"],
+            methods=["match"],
+            out=out,
+            budget=5,
+            hand_dir=str(hand),
+            library=str(tiny_lib),
+            workers=2,
+        )
 
 
 def test_sounding_note_follows_the_main_oscillator():

@@ -284,6 +284,55 @@ def score_attempts(items: list[Item], attempts: list[Attempt], pool: RenderPool)
     return rows
 
 
+class AttemptLog:
+    """Append-only JSON-lines record of finished attempts, so an interrupted run resumes.
+
+    One file per (suite, method) in the report folder. A line is reused only when its ``key`` (the
+    settings that decide the result: method, budget, library, spec) equals the current one, so
+    changing a setting re-runs the items instead of mixing results.
+    """
+
+    def __init__(self, folder: pathlib.Path, suite: str, method: str, key: str) -> None:
+        self.path = folder / f"attempts_{suite}_{method}.jsonl"
+        self.key = key
+        self.done: dict[str, Attempt] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by a kill
+                    continue
+                if row.get("key") == key:
+                    self.done[row["item"]] = self._decode(row)
+
+    @staticmethod
+    def _decode(row: dict[str, Any]) -> Attempt:
+        preset = Preset.from_vital(row["preset"]) if row["preset"] is not None else None
+        return Attempt(
+            preset,
+            Probe.from_dict(row["probe"]),
+            int(row["renders"]),
+            float(row["seconds"]),
+            row["detected_note"],
+            row["note_length_s"],
+        )
+
+    def add(self, item: str, a: Attempt) -> None:
+        row = {
+            "item": item,
+            "key": self.key,
+            "preset": a.preset.to_vital() if a.preset is not None else None,
+            "probe": a.probe.to_dict(),
+            "renders": a.renders,
+            "seconds": a.seconds,
+            "detected_note": a.detected_note,
+            "note_length_s": a.note_length_s,
+        }
+        with self.path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.done[item] = a
+
+
 def run_suite(
     suite: str,
     items: list[Item],
@@ -292,18 +341,34 @@ def run_suite(
     *,
     parallel_items: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    log_dir: pathlib.Path | None = None,
+    settings_key: Callable[[str], str] | None = None,
 ) -> SuiteResult:
+    """Run every method on every item and score the results.
+
+    With ``log_dir``, finished attempts are appended to ``attempts_<suite>_<method>.jsonl`` there
+    and reused by a later run with the same settings (``settings_key(method)``): a killed run
+    resumes where it stopped.
+    """
     res = SuiteResult(suite, [it.name for it in items])
     total = len(items) * len(methods)
     done = 0
     for name, fn in methods.items():
+        log = AttemptLog(log_dir, suite, name, (settings_key or str)(name)) if log_dir else None
+        todo = [it for it in items if log is None or it.name not in log.done]
+        done += len(items) - len(todo)
+        if progress and len(todo) < len(items):
+            progress(done, total)
         with ThreadPoolExecutor(max(1, parallel_items)) as ex:
-            attempts = []
-            for a in ex.map(fn, items):
-                attempts.append(a)
+            fresh: dict[str, Attempt] = {}
+            for it, a in zip(todo, ex.map(fn, todo)):
+                fresh[it.name] = a
+                if log is not None:
+                    log.add(it.name, a)
                 done += 1
                 if progress:
                     progress(done, total)
+        attempts = [fresh[it.name] if it.name in fresh else log.done[it.name] for it in items]  # type: ignore[union-attr]
         res.attempts[name] = attempts
         res.scores[name] = score_attempts(items, attempts, pool)
         res.cost[name] = [(a.renders, a.seconds) for a in attempts]
@@ -440,6 +505,22 @@ def spectrogram_figures(
     return paths
 
 
+def _settings_key(method: str, budget: int, matcher: Any, external_dir: str | None) -> str:
+    """What decides a method's result on an item, for reusing logged attempts."""
+    from synthmatch.vital.spec import default_space
+
+    parts: dict[str, Any] = {"method": method, "version": __version__, "spec": default_space().spec_hash}
+    if method in ("match", "search-big", "search-from-init"):
+        parts["budget"] = budget
+    if method in ("match", "search-big", "knn"):
+        parts["library"] = zlib.crc32(
+            json.dumps(matcher.library.provenance, sort_keys=True, default=str).encode()
+        )
+    if method == "external":
+        parts["external_dir"] = str(pathlib.Path(external_dir or ".").resolve())
+    return json.dumps(parts, sort_keys=True)
+
+
 def run_benchmark(
     *,
     suites: list[str],
@@ -482,7 +563,16 @@ def run_benchmark(
                 items = suite_stress(n_stress, pool)
             else:
                 raise SynthmatchError(f"unknown suite {suite!r}; choose from id-rand, id-hand, ood, stress")
-            res = run_suite(suite, items, fns, pool, parallel_items=parallel_items, progress=progress)
+            res = run_suite(
+                suite,
+                items,
+                fns,
+                pool,
+                parallel_items=parallel_items,
+                progress=progress,
+                log_dir=outp,
+                settings_key=lambda meth: _settings_key(meth, budget, matcher, external_dir),
+            )
             summaries.append(summarize(res))
             # spectrograms for the first items: re-render what each method returned
             audio: dict[str, list[np.ndarray | None]] = {}

@@ -15,7 +15,12 @@ def register(bsub: argparse._SubParsersAction) -> None:
         default="match,init,random,knn,search-from-init",
         help="comma list of match, init, random, knn, search-from-init, search-big, external",
     )
-    r.add_argument("--out", required=True, help="report folder")
+    r.add_argument(
+        "--out",
+        required=True,
+        help="report folder; finished attempts are logged there, so re-running the same command "
+        "resumes an interrupted run (attempts made with other settings are not reused)",
+    )
     r.add_argument(
         "--budget", type=int, default=DEFAULT_BUDGET, help="render budget of match and search-from-init"
     )
