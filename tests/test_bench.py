@@ -111,12 +111,36 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
         )
 
 
-def test_sounding_note_follows_the_main_oscillator():
-    from synthmatch.bench.protocol import sounding_note
+def test_pitch_truth_is_the_lowest_audible_oscillator_of_a_single_pitch():
+    from synthmatch.bench.protocol import pitch_truth, sounding_note
+    from synthmatch.vital.modulation import Modulation
 
     init = Preset.init()
-    assert sounding_note(init, 60) == 60
+    assert pitch_truth(init, 60) == (60, "ok")
     assert sounding_note(init.with_values(osc_1_transpose=-12), 48) == 36
-    louder2 = init.with_values(osc_2_on=1, osc_2_level=1.0, osc_1_level=0.3, osc_2_transpose=7)
-    assert sounding_note(louder2, 60) == 67
-    assert sounding_note(init.with_values(osc_1_midi_track=0), 60) is None
+    # an octave stack sounds at its lower oscillator; a fifth is a chord
+    octave = init.with_values(osc_2_on=1, osc_2_level=0.9, osc_2_transpose=-12)
+    assert pitch_truth(octave, 60) == (48, "ok")
+    assert pitch_truth(octave.with_values(osc_2_transpose=7), 60) == (None, "chord")
+    # a much quieter lower octave makes the octave a matter of taste; an inaudible one is ignored
+    assert pitch_truth(octave.with_values(osc_2_level=0.3), 60)[1] == "octave ambiguous"
+    assert pitch_truth(octave.with_values(osc_2_level=0.1), 60) == (60, "ok")
+    assert pitch_truth(init.with_values(osc_1_midi_track=0), 60) == (None, "not keyboard-tracked")
+    assert pitch_truth(init.with_values(sample_on=1, sample_level=0.7), 60) == (None, "sample")
+    assert pitch_truth(init.with_values(osc_1_transpose=-48), 60) == (None, "outside C1-C8")
+    wobble = init.copy()
+    wobble.modulations.append(Modulation("lfo_1", "osc_1_tune", 0.3))
+    assert pitch_truth(wobble, 60) == (None, "pitch modulated")
+
+
+def test_release_audibility_renders_the_item_with_the_key_moved(render_pool):
+    from synthmatch.bench.protocol import Item, release_audibility
+
+    probe = Probe(note_seconds=0.5, render_seconds=1.0)
+    init = Preset.init().with_values(osc_1_random_phase=0.0)
+    pluck = init.with_values(env_1_sustain=0.0, env_1_decay=0.5)  # fades in 0.06 s, long before the key-up
+    presets = [init, pluck]
+    outs = render_pool.render(presets, [probe, probe])
+    items = [Item(f"i{k}", o.mono, 44100, probe, p) for k, (p, o) in enumerate(zip(presets, outs))]
+    items.append(Item("ood", outs[0].mono, 44100, None, None))
+    assert release_audibility(items, render_pool) == [True, False, None]

@@ -71,6 +71,9 @@ FMAX_HZ = 4200.0
 VOICED_APERIODICITY = 0.25
 #: The note counts as pitched when at least this fraction of the analysed frames agree on the pitch.
 PITCHED_CONFIDENCE = 0.5
+#: When YIN finds no stable pitch (unison chorus, heavy effects), the harmonic-sum estimate on the
+#: average spectrum is used if its harmonicity score (see :func:`_harmonic_pitch`) reaches this.
+HARMONIC_FALLBACK_SCORE = 0.2
 #: Release-curve curvatures tried by the note-length refinement (see module docstring).
 RELEASE_CURVATURES = (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 
@@ -78,6 +81,9 @@ _PITCH_SR = 22050
 _YIN_WINDOW = 1024  # integration window at 22050 Hz (46 ms), longer than the 25 Hz period (40 ms)
 _YIN_HOP = 256
 _YIN_THRESHOLD = 0.15
+_HS_NFFT = 16384  # harmonic sum: 0.74 s windows at 22050 Hz (1.35 Hz bins)
+_HS_HARMONICS = 12
+_HS_GRID = 2.0 ** (np.arange(np.ceil(np.log2(FMIN_HZ) * 48), np.log2(FMAX_HZ) * 48) / 48)  # 1/4 semitone
 _SILENT_FRAME_DB = -120.0  # frames quieter than this (dBFS) are never voiced
 _ENV_FRAME_S = 1024 / 44100
 _ENV_HOP_S = 256 / 44100
@@ -116,6 +122,9 @@ class NoteAnalysis:
     pitch_confidence : float
         Fraction (0..1) of the analysed frames that are voiced and agree with the pitch within
         100 cents (octave jumps of single frames count as agreeing).
+    pitch_method : {"yin", "harmonic", "none"}
+        ``"yin"`` when the frame-wise YIN track is stable; ``"harmonic"`` when it is not but the
+        average spectrum is clearly harmonic (the harmonic-sum fallback); ``"none"`` when unpitched.
     onset_s : float
         Time of the note's start in seconds: first sample within 50 dB of the peak.
     note_length_s : float
@@ -124,6 +133,12 @@ class NoteAnalysis:
         40 dB below its peak. For a note still held at the end of the clip: the rest of the clip.
     note_length_method : {"release", "fade", "held"}
         Which of the three cases above produced ``note_length_s``.
+    release_s : float
+        The same release point, in seconds from the start of the clip: ``onset_s +
+        note_length_s``. It is the ``note_seconds`` of a probe that reproduces the clip, since a
+        render starts at the key-down (a delay stage or a slow attack from silence comes before
+        the onset, but after the key-down); :func:`synthmatch.audio.io.load_audio` trims leading
+        silence to 5 ms, so on loaded files the two differ by little.
     duration_s : float
         Length of the signal in seconds.
     peak_db : float
@@ -140,9 +155,11 @@ class NoteAnalysis:
     cents: float
     pitched: bool
     pitch_confidence: float
+    pitch_method: Literal["yin", "harmonic", "none"]
     onset_s: float
     note_length_s: float
     note_length_method: Literal["release", "fade", "held"]
+    release_s: float
     duration_s: float
     peak_db: float
     loudness_db: float
@@ -252,6 +269,11 @@ def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
     # A clip shorter than one YIN window (93 ms) has no complete frame to judge periodicity on.
     long_enough = len(x_pitch) >= _YIN_WINDOW + int(np.ceil(_PITCH_SR / FMIN_HZ)) + 1
     pitched = long_enough and f0 is not None and confidence >= PITCHED_CONFIDENCE
+    pitch_method: Literal["yin", "harmonic", "none"] = "yin" if pitched else "none"
+    if long_enough and not pitched:
+        f0_h, harmonicity = _harmonic_pitch(x_pitch, _PITCH_SR, start, max(stop, start + 0.3))
+        if harmonicity >= HARMONIC_FALLBACK_SCORE:
+            f0, pitched, pitch_method = f0_h, True, "harmonic"
     midi_note: int | None = None
     cents = 0.0
     if pitched and f0 is not None:
@@ -267,9 +289,11 @@ def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
         cents=float(cents),
         pitched=bool(pitched),
         pitch_confidence=float(confidence),
+        pitch_method=pitch_method,
         onset_s=float(onset_s),
         note_length_s=float(note_length),
         note_length_method=method,
+        release_s=float(onset_s + note_length),
         duration_s=float(duration),
         peak_db=peak_db,
         loudness_db=loudness_db,
@@ -419,6 +443,56 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
                 continue
         break
     return float(f0)
+
+
+def _harmonic_pitch(x: np.ndarray, sr: int, t0: float, t1: float) -> tuple[float, float]:
+    """Harmonic-sum f0 of the average magnitude spectrum between ``t0`` and ``t1`` seconds.
+
+    For each candidate f0 on a quarter-semitone grid (then refined to 1 cent), the score is the
+    mean over harmonics h = 1..12 of the log-compressed magnitude at h·f0 minus that at
+    (h - 1/2)·f0, normalised by the spectrum's maximum: about 0.75 for a sawtooth, below 0.15 for
+    white, pink or band-passed noise, and 1/12 for a pure sine (YIN handles those). Subtracting
+    the half-harmonic positions penalises both the octave below (its odd harmonics are empty) and
+    the octave above (its half positions are the odd harmonics). Candidates with fewer than 4
+    harmonics below 0.45·sr (f0 above ~2.5 kHz) are not considered. Unlike YIN it needs no
+    frame-to-frame periodicity, so detuned unison stacks and modulated effects keep their pitch.
+
+    Returns (f0 in Hz, harmonicity score).
+    """
+    n_fft = _HS_NFFT
+    a, b = max(0, int(t0 * sr)), max(int(t1 * sr), int(t0 * sr) + n_fft // 2)
+    seg = x[a:b]
+    if len(seg) < n_fft:
+        seg = np.pad(seg, (0, n_fft - len(seg)))
+    frames = frame_signal(seg, frame_length=n_fft, hop_length=n_fft // 4, center=False)
+    frames = frames[:: max(1, len(frames) // 12)]
+    mag = np.sqrt((np.abs(scipy.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2).mean(axis=0))
+    if mag.max() <= 0:
+        return float(_HS_GRID[0]), 0.0
+    level = np.log1p(mag / (mag.max() * 1e-3))  # 0 .. ~6.9 over the top 60 dB
+    bin_hz = sr / n_fft
+    harmonics = np.arange(1, _HS_HARMONICS + 1)
+
+    def peak_at(freqs: np.ndarray) -> np.ndarray:
+        """Largest compressed magnitude within ±1.5% of each frequency (0 above the spectrum)."""
+        lo = np.floor(freqs * 0.985 / bin_hz).astype(int)
+        hi = np.ceil(freqs * 1.015 / bin_hz).astype(int) + 1
+        inside = hi < len(level)
+        edges = np.stack([np.where(inside, lo, 0).ravel(), np.where(inside, hi, 1).ravel()], axis=1)
+        return np.maximum.reduceat(level, edges.ravel())[::2].reshape(freqs.shape) * inside
+
+    def score(f0s: np.ndarray) -> np.ndarray:
+        f = f0s[:, None] * harmonics[None, :]
+        valid = f < 0.45 * sr
+        diff = (peak_at(f) - peak_at(f - 0.5 * f0s[:, None])) * valid
+        n_valid = valid.sum(axis=1)
+        out = diff.sum(axis=1) / np.maximum(n_valid, 1) / level.max()
+        return np.where(n_valid >= 4, out, -1.0)  # a pitch needs at least 4 partials in the band
+
+    coarse = score(_HS_GRID)
+    k = int(np.argmax(coarse))
+    fine = _HS_GRID[k] * 2.0 ** (np.arange(-25, 26) / 1200.0)
+    return float(fine[int(np.argmax(score(fine)))]), float(coarse[k])
 
 
 # --- envelope and release ----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ comparisons.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -26,7 +27,7 @@ import numpy as np
 from synthmatch import __version__
 from synthmatch.errors import SynthmatchError
 from synthmatch.render.pool import RenderPool
-from synthmatch.render.probe import DEFAULT_PROBE, Probe
+from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S, Probe
 from synthmatch.search.build import RESERVED_EVAL_SEEDS
 from synthmatch.vital.preset import Preset
 
@@ -49,25 +50,124 @@ class Item:
     sample_rate: int
     probe: Probe | None = None
     preset: Preset | None = None
+    release_audible: bool | None = None  # see release_audibility()
+
+
+#: Sounding notes outside this range (C1-C8) are not scored for pitch: below C1 a one-shot is a
+#: rumble more than a note, and the analysis searches 25 Hz-4.2 kHz.
+PITCH_TRUTH_RANGE = (24, 108)
+_PITCH_DESTINATIONS = ("transpose", "tune")
+_SAMPLE_DISTORTIONS = (9, 12)  # FM <- Sample, RM <- Sample
+_PITCH_BREAKING_MORPHS = (3, 4, 10)  # Harmonic Stretch, Inharmonic Stretch, Shepard Tone
+_OTHER_OSC = {7: 0, 8: 1, 10: 0, 11: 1}  # FM/RM <- Osc: index into the two other oscillators
+
+
+def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
+    """The MIDI note a preset sounds when ``note`` is played, when it has a single one.
+
+    Read from the parameters, never from audio. The audible sources are the oscillators (and the
+    sample) within 20 dB of the loudest (levels are quadratic). The pitch is well defined only
+    when no audible source is the sample (noise or an arbitrary recording); every audible
+    oscillator follows the keyboard, has no inharmonic spectral morph, no FM/RM from the sample,
+    and no modulated transpose or tune; all of them, and the oscillators they FM/RM from, sit at
+    the same pitch class (within 30 cents); and the lowest of them is within 12 dB of the loudest
+    (otherwise its octave is a matter of taste). The note is then the lowest oscillator's pitch
+    (the period of the mix), rounded. Returns (note or None, reason), the reason being ``"ok"``
+    or why the item has no single pitch.
+    """
+    v = preset.values
+    amp = {k: v.get(f"osc_{k}_level", 0.0) ** 2 for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5}
+    if v.get("sample_on", 0.0) >= 0.5:
+        amp[0] = v.get("sample_level", 0.0) ** 2
+    top = max(amp.values(), default=0.0)
+    if top <= 0.0:
+        return None, "silent"
+    audible = [k for k, a in amp.items() if a >= 0.1 * top]
+    if 0 in audible:
+        return None, "sample"
+    modulated = {m.destination for m in preset.modulations if m.amount != 0.0}
+    if {"voice_transpose", "voice_tune"} & modulated:
+        return None, "pitch modulated"
+    involved = list(audible)
+    for k in audible:
+        if v.get(f"osc_{k}_midi_track", 1.0) < 0.5:
+            return None, "not keyboard-tracked"
+        morph = round(v.get(f"osc_{k}_spectral_morph_type", 0.0))
+        if morph in _PITCH_BREAKING_MORPHS and v.get(f"osc_{k}_spectral_morph_amount", 0.0) > 0.02:
+            return None, "inharmonic morph"
+        dist = round(v.get(f"osc_{k}_distortion_type", 0.0))
+        if dist in _SAMPLE_DISTORTIONS and v.get(f"osc_{k}_distortion_amount", 0.0) > 0.02:
+            return None, "FM/RM from the sample"
+        if dist in _OTHER_OSC:
+            other = [j for j in (1, 2, 3) if j != k][_OTHER_OSC[dist]]
+            if other not in involved:
+                involved.append(other)
+    semis = {}
+    for k in involved:
+        if any(f"osc_{k}_{d}" in modulated for d in _PITCH_DESTINATIONS):
+            return None, "pitch modulated"
+        semis[k] = v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0)
+    lowest = min(semis.values())
+    for s in semis.values():
+        d = s - lowest
+        if abs(d - 12.0 * round(d / 12.0)) > 0.3:
+            return None, "chord"
+    low = [k for k in audible if semis[k] - lowest < 0.5]
+    if not low or max(amp[k] for k in low) < 10 ** (-12 / 20) * top:
+        return None, "octave ambiguous"
+    out = round(note + v.get("voice_transpose", 0.0) + v.get("voice_tune", 0.0) + lowest)
+    if not PITCH_TRUTH_RANGE[0] <= out <= PITCH_TRUTH_RANGE[1]:
+        return None, "outside C1-C8"
+    return out, "ok"
+
+
+#: The key release of an item counts as audible (and its note length is scored) when moving it
+#: by this many seconds, either way, changes the loudness envelope by at least RELEASE_AUDIBLE_DB.
+RELEASE_SHIFT_S = 0.1
+RELEASE_AUDIBLE_DB = 3.0
+
+
+def release_audibility(items: list[Item], pool: RenderPool) -> list[bool | None]:
+    """Whether each item's key release can be heard, decided by rendering its own preset.
+
+    The preset is rendered again with the key released :data:`RELEASE_SHIFT_S` earlier and later.
+    The release is audible when both renders' RMS envelopes (23 ms frames, frames within 40 dB of
+    the peak) differ from the item's by at least :data:`RELEASE_AUDIBLE_DB` somewhere. It is not
+    when the note has faded before the key-up, when the release curve starts flat, or when
+    effects and modulation hide it: then no estimate of the note length can be judged, since
+    other lengths sound the same. None for items without a known preset.
+    """
+    from synthmatch.audio.analysis import _envelope_db
+
+    todo, presets, probes = [], [], []
+    for k, it in enumerate(items):
+        if it.preset is None or it.probe is None:
+            continue
+        pr = it.probe
+        early = max(pr.note_seconds - RELEASE_SHIFT_S, 0.02)
+        late = min(pr.note_seconds + RELEASE_SHIFT_S, pr.render_seconds - NOTE_OFF_MARGIN_S)
+        for t in (early, late):
+            todo.append(k)
+            presets.append(it.preset)
+            probes.append(dataclasses.replace(pr, note_seconds=t))
+    outs = pool.render(presets, probes)
+    audible: list[bool | None] = [None] * len(items)
+    for k, out in zip(todo, outs):
+        if not out.ok:
+            audible[k] = False
+            continue
+        ref, _ = _envelope_db(items[k].audio, items[k].sample_rate)
+        env, _ = _envelope_db(out.mono[: len(items[k].audio)], items[k].sample_rate)
+        n = min(len(ref), len(env))
+        loud = np.maximum(ref[:n], env[:n]) >= ref.max() - 40.0
+        differs = bool(np.any(np.abs(ref[:n] - env[:n])[loud] >= RELEASE_AUDIBLE_DB))
+        audible[k] = differs if audible[k] is None else (audible[k] and differs)
+    return audible
 
 
 def sounding_note(preset: Preset, note: int) -> int | None:
-    """The MIDI note a preset sounds when ``note`` is played: the note plus the voice and the
-    loudest oscillator's transpose and tune. None when that oscillator ignores the played note
-    (MIDI tracking off), so the pitch criterion does not apply."""
-    v = preset.values
-    oscs = [k for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5]
-    if not oscs:
-        return None
-    k = max(oscs, key=lambda j: v.get(f"osc_{j}_level", 0.0))
-    if v.get(f"osc_{k}_midi_track", 1.0) < 0.5:
-        return None
-    return int(
-        note
-        + v.get("voice_transpose", 0.0)
-        + v.get(f"osc_{k}_transpose", 0.0)
-        + round(v.get(f"osc_{k}_tune", 0.0))
-    )
+    """The note of :func:`pitch_truth`, or None when the preset has no single pitch."""
+    return pitch_truth(preset, note)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -80,6 +180,8 @@ def _render_items(
     for name, p, pr, out in zip(names, presets, probes, pool.render(presets, probes)):
         if out.ok and np.max(np.abs(out.mono)) > 1e-4:
             items.append(Item(name, out.mono, pr.sample_rate, pr, p))
+    for it, audible in zip(items, release_audibility(items, pool)):
+        it.release_audible = audible
     return items
 
 
@@ -164,7 +266,7 @@ class Attempt:
     renders: int
     seconds: float
     detected_note: int | None = None
-    note_length_s: float | None = None
+    release_s: float | None = None  # detected key release, seconds from the clip's start
 
 
 MethodFn = Callable[[Item], Attempt]
@@ -193,7 +295,7 @@ def make_methods(
             t0 = time.monotonic()
             probe, an = detect(item)
             preset, renders = pick(item, probe, an)
-            return Attempt(preset, probe, renders, time.monotonic() - t0, an.midi_note, an.note_length_s)
+            return Attempt(preset, probe, renders, time.monotonic() - t0, an.midi_note, an.release_s)
 
         return method
 
@@ -206,7 +308,7 @@ def make_methods(
             res.renders,
             time.monotonic() - t0,
             res.analysis["midi_note"],
-            res.analysis["note_length_s"],
+            res.analysis["release_s"],
         )
 
     rand_sampler = make_sampler("mix")
@@ -314,7 +416,7 @@ class AttemptLog:
             int(row["renders"]),
             float(row["seconds"]),
             row["detected_note"],
-            row["note_length_s"],
+            row.get("release_s"),
         )
 
     def add(self, item: str, a: Attempt) -> None:
@@ -326,7 +428,7 @@ class AttemptLog:
             "renders": a.renders,
             "seconds": a.seconds,
             "detected_note": a.detected_note,
-            "note_length_s": a.note_length_s,
+            "release_s": a.release_s,
         }
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
@@ -382,9 +484,13 @@ def run_suite(
                         if (it.preset is not None and it.probe)
                         else (it.probe.note if it.probe else None)
                     ),
+                    "pitch_truth": pitch_truth(it.preset, it.probe.note)[1]
+                    if (it.preset is not None and it.probe)
+                    else None,
                     "detected_note": a.detected_note,
                     "true_note_s": it.probe.note_seconds if (it.probe and it.preset is not None) else None,
-                    "detected_note_s": a.note_length_s,
+                    "release_audible": it.release_audible,
+                    "detected_note_s": a.release_s,
                 }
                 for it, a in zip(items, attempts)
             ]
@@ -418,11 +524,13 @@ def summarize(res: SuiteResult) -> dict[str, Any]:
     an = [a for a in res.analysis if a["true_note"] is not None]
     pitched = [a for a in an if a["detected_note"] is not None]
     note_acc = float(np.mean([a["true_note"] == a["detected_note"] for a in an])) if an else math.nan
-    len_err = [
-        abs(a["true_note_s"] - a["detected_note_s"])
-        for a in an
-        if a["true_note_s"] is not None and a["detected_note_s"] is not None
-    ]
+    timed = [a for a in res.analysis if a["true_note_s"] is not None and a["detected_note_s"] is not None]
+    len_err = [abs(a["true_note_s"] - a["detected_note_s"]) for a in timed]
+    len_err_obs = [abs(a["true_note_s"] - a["detected_note_s"]) for a in timed if a.get("release_audible")]
+    reasons: dict[str, int] = {}
+    for a in res.analysis:
+        if a.get("pitch_truth") not in (None, "ok"):
+            reasons[a["pitch_truth"]] = reasons.get(a["pitch_truth"], 0) + 1
     return {
         "suite": res.suite,
         "n_items": len(res.items),
@@ -436,6 +544,9 @@ def summarize(res: SuiteResult) -> dict[str, Any]:
             if pitched
             else math.nan,
             "median_note_length_error_s": float(np.median(len_err)) if len_err else math.nan,
+            "audible_releases": len(len_err_obs),
+            "median_note_length_error_audible_s": float(np.median(len_err_obs)) if len_err_obs else math.nan,
+            "no_single_pitch": reasons,
         },
     }
 
@@ -478,11 +589,22 @@ def format_markdown(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> st
         a = s["analysis"]
         lines += [
             "",
-            f"Analysis: exact MIDI note {a['exact_note_rate']:.3f} of {a['items_with_truth']} items with a known note "
-            f"({a['exact_note_rate_pitched']:.3f} of {a['detected_pitched']} detected as pitched); "
-            f"median note-length error {a['median_note_length_error_s']:.3f} s.",
+            f"Analysis: exact MIDI note {a['exact_note_rate']:.3f} of {a['items_with_truth']} items with a single "
+            f"known pitch ({a['exact_note_rate_pitched']:.3f} of {a['detected_pitched']} detected as pitched); "
+            f"median note-length error {a['median_note_length_error_s']:.3f} s over all items, "
+            f"{a['median_note_length_error_audible_s']:.3f} s over the {a['audible_releases']} "
+            "whose release is audible (moving it by 0.1 s changes the envelope by 3 dB or more).",
             "",
         ]
+        if a.get("no_single_pitch"):
+            lines += [
+                "Items without a single pitch (not scored for the note): "
+                + ", ".join(
+                    f"{k} {v}" for k, v in sorted(a["no_single_pitch"].items(), key=lambda kv: -kv[1])
+                )
+                + ".",
+                "",
+            ]
     return "\n".join(lines)
 
 

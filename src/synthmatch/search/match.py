@@ -117,7 +117,10 @@ def probe_for(
         if note is not None
         else (analysis.midi_note if analysis.midi_note is not None else DEFAULT_PROBE.note)
     )
-    note_s = float(analysis.note_length_s or DEFAULT_PROBE.note_seconds)
+    # the release measured from the clip's start: a render's key-down is at 0
+    note_s = float(
+        getattr(analysis, "release_s", None) or analysis.note_length_s or DEFAULT_PROBE.note_seconds
+    )
     note_s = min(max(note_s, 0.05), render_s - NOTE_OFF_MARGIN_S)
     velocity = float(
         min(max(getattr(analysis, "velocity", DEFAULT_PROBE.velocity) or DEFAULT_PROBE.velocity, 0.05), 1.0)
@@ -308,6 +311,7 @@ class Matcher:
             "f0_hz": getattr(an, "f0_hz", None),
             "pitched": getattr(an, "pitched", None),
             "note_length_s": getattr(an, "note_length_s", None),
+            "release_s": getattr(an, "release_s", None),
             "velocity": getattr(an, "velocity", None),
             "loudness_db": getattr(an, "loudness_db", None),
             "note_chosen": probe.note,
