@@ -74,6 +74,9 @@ PITCHED_CONFIDENCE = 0.5
 #: When YIN finds no stable pitch (unison chorus, heavy effects), the harmonic-sum estimate on the
 #: average spectrum is used if its harmonicity score (see :func:`_harmonic_pitch`) reaches this.
 HARMONIC_FALLBACK_SCORE = 0.2
+#: When YIN is stable but the harmonic-sum estimate scores this much higher than YIN's f0 (an
+#: octave or a fifth off, typically), the harmonic-sum estimate is taken.
+HARMONIC_OVERRIDE_MARGIN = 0.2
 #: Release-curve curvatures tried by the note-length refinement (see module docstring).
 RELEASE_CURVATURES = (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 
@@ -124,7 +127,8 @@ class NoteAnalysis:
         100 cents (octave jumps of single frames count as agreeing).
     pitch_method : {"yin", "harmonic", "none"}
         ``"yin"`` when the frame-wise YIN track is stable; ``"harmonic"`` when it is not but the
-        average spectrum is clearly harmonic (the harmonic-sum fallback); ``"none"`` when unpitched.
+        average spectrum is clearly harmonic (the harmonic-sum fallback), or when the harmonic sum
+        clearly prefers another f0 than YIN's; ``"none"`` when unpitched.
     onset_s : float
         Time of the note's start in seconds: first sample within 50 dB of the peak.
     note_length_s : float
@@ -270,10 +274,14 @@ def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
     long_enough = len(x_pitch) >= _YIN_WINDOW + int(np.ceil(_PITCH_SR / FMIN_HZ)) + 1
     pitched = long_enough and f0 is not None and confidence >= PITCHED_CONFIDENCE
     pitch_method: Literal["yin", "harmonic", "none"] = "yin" if pitched else "none"
-    if long_enough and not pitched:
-        f0_h, harmonicity = _harmonic_pitch(x_pitch, _PITCH_SR, start, max(stop, start + 0.3))
-        if harmonicity >= HARMONIC_FALLBACK_SCORE:
+    if long_enough:
+        f0_h, harmonicity, yin_score = _harmonic_pitch(
+            x_pitch, _PITCH_SR, start, max(stop, start + 0.3), reference=f0 if pitched else None
+        )
+        if not pitched and harmonicity >= HARMONIC_FALLBACK_SCORE:
             f0, pitched, pitch_method = f0_h, True, "harmonic"
+        elif pitched and yin_score is not None and harmonicity - yin_score > HARMONIC_OVERRIDE_MARGIN:
+            f0, pitch_method = f0_h, "harmonic"
     midi_note: int | None = None
     cents = 0.0
     if pitched and f0 is not None:
@@ -445,7 +453,9 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
     return float(f0)
 
 
-def _harmonic_pitch(x: np.ndarray, sr: int, t0: float, t1: float) -> tuple[float, float]:
+def _harmonic_pitch(
+    x: np.ndarray, sr: int, t0: float, t1: float, *, reference: float | None = None
+) -> tuple[float, float, float | None]:
     """Harmonic-sum f0 of the average magnitude spectrum between ``t0`` and ``t1`` seconds.
 
     For each candidate f0 on a quarter-semitone grid (then refined to 1 cent), the score is the
@@ -457,7 +467,8 @@ def _harmonic_pitch(x: np.ndarray, sr: int, t0: float, t1: float) -> tuple[float
     harmonics below 0.45·sr (f0 above ~2.5 kHz) are not considered. Unlike YIN it needs no
     frame-to-frame periodicity, so detuned unison stacks and modulated effects keep their pitch.
 
-    Returns (f0 in Hz, harmonicity score).
+    Returns (f0 in Hz, its harmonicity score, the score of ``reference`` Hz or None when no
+    reference is given or it is outside the scored range).
     """
     n_fft = _HS_NFFT
     a, b = max(0, int(t0 * sr)), max(int(t1 * sr), int(t0 * sr) + n_fft // 2)
@@ -468,7 +479,7 @@ def _harmonic_pitch(x: np.ndarray, sr: int, t0: float, t1: float) -> tuple[float
     frames = frames[:: max(1, len(frames) // 12)]
     mag = np.sqrt((np.abs(scipy.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2).mean(axis=0))
     if mag.max() <= 0:
-        return float(_HS_GRID[0]), 0.0
+        return float(_HS_GRID[0]), 0.0, None
     level = np.log1p(mag / (mag.max() * 1e-3))  # 0 .. ~6.9 over the top 60 dB
     bin_hz = sr / n_fft
     harmonics = np.arange(1, _HS_HARMONICS + 1)
@@ -492,7 +503,11 @@ def _harmonic_pitch(x: np.ndarray, sr: int, t0: float, t1: float) -> tuple[float
     coarse = score(_HS_GRID)
     k = int(np.argmax(coarse))
     fine = _HS_GRID[k] * 2.0 ** (np.arange(-25, 26) / 1200.0)
-    return float(fine[int(np.argmax(score(fine)))]), float(coarse[k])
+    ref_score = None
+    if reference is not None:
+        r = float(score(np.array([reference]))[0])
+        ref_score = r if r > -1.0 else None
+    return float(fine[int(np.argmax(score(fine)))]), float(coarse[k]), ref_score
 
 
 # --- envelope and release ----------------------------------------------------------------------------------------

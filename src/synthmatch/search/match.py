@@ -310,6 +310,7 @@ class Matcher:
             "cents": getattr(an, "cents", None),
             "f0_hz": getattr(an, "f0_hz", None),
             "pitched": getattr(an, "pitched", None),
+            "pitch_method": getattr(an, "pitch_method", None),
             "note_length_s": getattr(an, "note_length_s", None),
             "release_s": getattr(an, "release_s", None),
             "velocity": getattr(an, "velocity", None),
