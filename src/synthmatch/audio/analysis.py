@@ -4,12 +4,15 @@ Everything here is deterministic, numpy/scipy only, and cheap (a few tens of mil
 4-second clip at 44.1 kHz on one core), so it can run on every target before a search.
 
 Pitch
-    A vectorised YIN (de Cheveigné & Kawahara, 2002) at 22050 Hz over 30 Hz-4200 Hz. YIN's
+    A vectorised YIN (de Cheveigné & Kawahara, 2002) at 22050 Hz over 25 Hz-4200 Hz. YIN's
     cumulative-mean-normalised difference at the chosen lag is the frame's *aperiodicity*
     (0 = perfectly periodic, about 1 = noise); a frame is voiced when it is below
     :data:`VOICED_APERIODICITY`. The note's f0 is the median of the voiced frames of the sustained
     part, followed by a spectral octave check on the average spectrum of those frames: the
-    partials at odd multiples of f0/2 and of f0 decide between f0/2, f0 and 2·f0.
+    partials at odd multiples of f0/2 and of f0 decide between f0/2, f0 and 2·f0. When YIN has no
+    stable pitch (detuned unison stacks, chorus, modulated effects), or when a harmonic sum over
+    the average spectrum clearly prefers another f0, that harmonic-sum estimate is used
+    (:func:`_harmonic_pitch`, :data:`HARMONIC_FALLBACK_SCORE`, :data:`HARMONIC_OVERRIDE_MARGIN`).
 
 Note length
     The render model is ``render(note, velocity, note_dur, render_dur)``: the key is held for
