@@ -29,7 +29,7 @@ from synthmatch.errors import SynthmatchError
 from synthmatch.render.pool import RenderPool
 from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S, Probe
 from synthmatch.search.build import RESERVED_EVAL_SEEDS
-from synthmatch.vital.preset import Preset
+from synthmatch.vital.preset import Preset, osc_read_by
 
 #: Seeds reserved for generated suites (libraries and training data refuse them).
 ID_RAND_SEED = 20261122
@@ -59,7 +59,6 @@ PITCH_TRUTH_RANGE = (24, 108)
 _PITCH_DESTINATIONS = ("transpose", "tune")
 _SAMPLE_DISTORTIONS = (9, 12)  # FM <- Sample, RM <- Sample
 _PITCH_BREAKING_MORPHS = (3, 4, 10)  # Harmonic Stretch, Inharmonic Stretch, Shepard Tone
-_OTHER_OSC = {7: 0, 8: 1, 10: 0, 11: 1}  # FM/RM <- Osc: index into the two other oscillators
 
 
 def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
@@ -98,10 +97,9 @@ def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
         dist = round(v.get(f"osc_{k}_distortion_type", 0.0))
         if dist in _SAMPLE_DISTORTIONS and v.get(f"osc_{k}_distortion_amount", 0.0) > 0.02:
             return None, "FM/RM from the sample"
-        if dist in _OTHER_OSC:
-            other = [j for j in (1, 2, 3) if j != k][_OTHER_OSC[dist]]
-            if other not in involved:
-                involved.append(other)
+        other = osc_read_by(k, dist)
+        if other is not None and other not in involved:
+            involved.append(other)
     semis = {}
     for k in involved:
         if any(f"osc_{k}_{d}" in modulated for d in _PITCH_DESTINATIONS):
@@ -152,22 +150,18 @@ def release_audibility(items: list[Item], pool: RenderPool) -> list[bool | None]
             probes.append(dataclasses.replace(pr, note_seconds=t))
     outs = pool.render(presets, probes)
     audible: list[bool | None] = [None] * len(items)
+    refs = {k: _envelope_db(items[k].audio, items[k].sample_rate)[0] for k in set(todo)}
     for k, out in zip(todo, outs):
         if not out.ok:
             audible[k] = False
             continue
-        ref, _ = _envelope_db(items[k].audio, items[k].sample_rate)
+        ref = refs[k]
         env, _ = _envelope_db(out.mono[: len(items[k].audio)], items[k].sample_rate)
         n = min(len(ref), len(env))
         loud = np.maximum(ref[:n], env[:n]) >= ref.max() - 40.0
         differs = bool(np.any(np.abs(ref[:n] - env[:n])[loud] >= RELEASE_AUDIBLE_DB))
         audible[k] = differs if audible[k] is None else (audible[k] and differs)
     return audible
-
-
-def sounding_note(preset: Preset, note: int) -> int | None:
-    """The note of :func:`pitch_truth`, or None when the preset has no single pitch."""
-    return pitch_truth(preset, note)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -432,7 +426,25 @@ class AttemptLog:
         }
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        self.done[item] = a
+
+
+def _analysis_record(it: Item, a: Attempt) -> dict[str, Any]:
+    """What the analysis found on one item against its truth (the played note for audio-only items)."""
+    if it.preset is not None and it.probe is not None:
+        truth, reason = pitch_truth(it.preset, it.probe.note)
+        true_s: float | None = it.probe.note_seconds
+    else:
+        truth, reason, true_s = (it.probe.note if it.probe else None), None, None
+    return {
+        "item": it.name,
+        "played_note": it.probe.note if it.probe else None,
+        "true_note": truth,
+        "pitch_truth": reason,
+        "detected_note": a.detected_note,
+        "true_note_s": true_s,
+        "release_audible": it.release_audible,
+        "detected_note_s": a.release_s,
+    }
 
 
 def run_suite(
@@ -461,39 +473,21 @@ def run_suite(
         done += len(items) - len(todo)
         if progress and len(todo) < len(items):
             progress(done, total)
+        results = dict(log.done) if log is not None else {}
         with ThreadPoolExecutor(max(1, parallel_items)) as ex:
-            fresh: dict[str, Attempt] = {}
             for it, a in zip(todo, ex.map(fn, todo)):
-                fresh[it.name] = a
+                results[it.name] = a
                 if log is not None:
                     log.add(it.name, a)
                 done += 1
                 if progress:
                     progress(done, total)
-        attempts = [fresh[it.name] if it.name in fresh else log.done[it.name] for it in items]  # type: ignore[union-attr]
+        attempts = [results[it.name] for it in items]
         res.attempts[name] = attempts
         res.scores[name] = score_attempts(items, attempts, pool)
         res.cost[name] = [(a.renders, a.seconds) for a in attempts]
         if name == "match" or not res.analysis:
-            res.analysis = [
-                {
-                    "item": it.name,
-                    "played_note": it.probe.note if it.probe else None,
-                    "true_note": (
-                        sounding_note(it.preset, it.probe.note)
-                        if (it.preset is not None and it.probe)
-                        else (it.probe.note if it.probe else None)
-                    ),
-                    "pitch_truth": pitch_truth(it.preset, it.probe.note)[1]
-                    if (it.preset is not None and it.probe)
-                    else None,
-                    "detected_note": a.detected_note,
-                    "true_note_s": it.probe.note_seconds if (it.probe and it.preset is not None) else None,
-                    "release_audible": it.release_audible,
-                    "detected_note_s": a.release_s,
-                }
-                for it, a in zip(items, attempts)
-            ]
+            res.analysis = [_analysis_record(it, a) for it, a in zip(items, attempts)]
     return res
 
 

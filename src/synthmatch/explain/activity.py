@@ -29,10 +29,6 @@ from synthmatch.vital.modulation import Modulation, sounding
 from synthmatch.vital.preset import Preset
 from synthmatch.vital.spec import ParamSpace, default_space
 
-#: Oscillator distortion types that read another oscillator ("FM <- Osc", "RM <- Osc"): type →
-#: which of the two other oscillators (in ascending order) they read.
-_READS_OTHER_OSC = {7: 0, 8: 1, 10: 0, 11: 1}
-
 _MOD_TARGET = re.compile(r"modulation_(\d+)_(amount|power|bipolar|stereo|bypass)")
 
 

@@ -42,6 +42,12 @@ _MOD_FIELDS = ("amount", "bipolar", "power", "stereo", "bypass")
 _READS_OTHER_OSC = {7: 0, 8: 1, 10: 0, 11: 1}
 
 
+def osc_read_by(osc: int, distortion_type: float) -> int | None:
+    """The oscillator (1-3) that oscillator ``osc``'s FM/RM distortion reads, or None."""
+    which = _READS_OTHER_OSC.get(round(float(distortion_type)))
+    return None if which is None else [k for k in (1, 2, 3) if k != osc][which]
+
+
 @dataclass
 class Preset:
     """A Vital sound: parameter values, modulation connections and assets.
@@ -340,9 +346,8 @@ class Preset:
         v = self.values
         reached = [k for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5]
         for osc in reached:
-            kind = round(float(v.get(f"osc_{osc}_distortion_type", 0.0)))
-            if kind in _READS_OTHER_OSC:
-                other = [k for k in (1, 2, 3) if k != osc][_READS_OTHER_OSC[kind]]
+            other = osc_read_by(osc, v.get(f"osc_{osc}_distortion_type", 0.0))
+            if other is not None:
                 active[f"osc_{other}_distortion_type"] = True
                 if other not in reached:
                     reached.append(other)
