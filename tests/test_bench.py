@@ -140,3 +140,23 @@ def test_release_audibility_renders_the_item_with_the_key_moved(render_pool):
     items = [Item(f"i{k}", o.mono, 44100, probe, p) for k, (p, o) in enumerate(zip(presets, outs))]
     items.append(Item("ood", outs[0].mono, 44100, None, None))
     assert release_audibility(items, render_pool) == [True, False, None]
+
+
+def test_id_rand_development_seed_is_reported_apart_from_the_evaluation_suite(tiny_lib, tmp_path):
+    from synthmatch.bench.protocol import ID_RAND_SEED, rand_suite_label
+
+    assert rand_suite_label(ID_RAND_SEED) == "id-rand"
+    report = run_benchmark(
+        suites=["id-rand"],
+        methods=["init"],
+        out=tmp_path / "dev",
+        budget=4,
+        n_rand=2,
+        rand_seed=777,
+        library=str(tiny_lib),
+        workers=2,
+    )
+    (suite,) = report["suites"]
+    assert suite["suite"] == "id-rand-dev777"
+    assert report["meta"]["command_settings"]["rand_seed"] == 777
+    assert (tmp_path / "dev" / "attempts_id-rand-dev777_init.jsonl").exists()

@@ -199,6 +199,12 @@ def suite_id_rand(n: int, pool: RenderPool, *, seed: int = ID_RAND_SEED) -> list
     return _render_items([f"id-rand-{i:04d}" for i in range(n)], presets, probes, pool)
 
 
+def rand_suite_label(seed: int) -> str:
+    """The id-rand suite's name in reports and logs: ``id-rand`` for the evaluation seed, else
+    ``id-rand-dev<seed>`` (a development seed, for tuning; its figures are not benchmark results)."""
+    return "id-rand" if seed == ID_RAND_SEED else f"id-rand-dev{seed}"
+
+
 def suite_id_hand(folder: str | os.PathLike[str], pool: RenderPool, *, n: int | None = None) -> list[Item]:
     """The hand-made presets of a folder (the public test split) rendered at the default probe."""
     files = sorted(pathlib.Path(folder).rglob("*.vital"))[:n]
@@ -644,6 +650,7 @@ def run_benchmark(
     out: str | os.PathLike[str],
     budget: int,
     n_rand: int = 200,
+    rand_seed: int = ID_RAND_SEED,
     n_stress: int = 40,
     n_hand: int | None = None,
     hand_dir: str | None = None,
@@ -668,7 +675,8 @@ def run_benchmark(
         fns = make_methods(methods, matcher=matcher, budget=budget, external_dir=external_dir)
         for suite in suites:
             if suite == "id-rand":
-                items = suite_id_rand(n_rand, pool)
+                items = suite_id_rand(n_rand, pool, seed=rand_seed)
+                suite = rand_suite_label(rand_seed)
             elif suite == "id-hand":
                 items = suite_id_hand(hand_dir or shared_dir() / "presets" / "test", pool, n=n_hand)
             elif suite == "ood":
@@ -713,6 +721,7 @@ def run_benchmark(
             "methods": methods,
             "budget": budget,
             "n_rand": n_rand,
+            "rand_seed": rand_seed,
             "n_stress": n_stress,
             "n_hand": n_hand,
         },

@@ -25,6 +25,14 @@ def register(bsub: argparse._SubParsersAction) -> None:
         "--budget", type=int, default=DEFAULT_BUDGET, help="render budget of match and search-from-init"
     )
     r.add_argument("--n-rand", type=int, default=200, help="items of the id-rand suite")
+    r.add_argument(
+        "--rand-seed",
+        type=int,
+        default=None,
+        help="sampler seed of the id-rand suite (default: the reserved evaluation seed); any other "
+        "seed is a development suite, reported as id-rand-dev<seed>, for tuning without touching "
+        "the evaluation items",
+    )
     r.add_argument("--n-stress", type=int, default=40, help="items of the stress suite")
     r.add_argument("--n-hand", type=int, default=None, help="limit the id-hand suite to its first N presets")
     r.add_argument(
@@ -49,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             budget=args.budget,
             n_rand=args.n_rand,
+            **({"rand_seed": args.rand_seed} if args.rand_seed is not None else {}),
             n_stress=args.n_stress,
             n_hand=args.n_hand,
             hand_dir=args.hand_dir,
