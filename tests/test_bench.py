@@ -127,6 +127,15 @@ def test_pitch_truth_is_the_lowest_audible_oscillator_of_a_single_pitch():
     wobble = init.copy()
     wobble.modulations.append(Modulation("lfo_1", "osc_1_tune", 0.3))
     assert pitch_truth(wobble, 60) == (None, "pitch modulated")
+    # a silent lower octave whose level an envelope raises may be heard: no single answer
+    swell = octave.with_values(osc_2_level=0.0)
+    assert pitch_truth(swell, 60) == (60, "ok")
+    swell.modulations.append(Modulation("env_2", "osc_2_level", 0.8))
+    assert pitch_truth(swell, 60) == (None, "level modulated")
+    # a level modulation that cannot change the answer keeps it
+    tremolo = init.copy()
+    tremolo.modulations.append(Modulation("lfo_1", "osc_1_level", 0.2))
+    assert pitch_truth(tremolo, 60) == (60, "ok")
 
 
 def test_release_audibility_renders_the_item_with_the_key_moved(render_pool):

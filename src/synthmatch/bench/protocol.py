@@ -10,11 +10,13 @@ comparisons.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
 import pathlib
 import platform
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -71,13 +73,33 @@ def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
     and no modulated transpose or tune; all of them, and the oscillators they FM/RM from, sit at
     the same pitch class (within 30 cents); and the lowest of them is within 12 dB of the loudest
     (otherwise its octave is a matter of taste). The note is then the lowest oscillator's pitch
-    (the period of the mix), rounded. Returns (note or None, reason), the reason being ``"ok"``
-    or why the item has no single pitch.
+    (the period of the mix), rounded. A level that is a modulation destination can move by the
+    sum of its connections' amounts: the answer must be the same at every corner of those ranges
+    (each modulated level at its lowest or highest), else the item is ``"level modulated"``.
+    Returns (note or None, reason), the reason being ``"ok"`` or why the item has no single pitch.
     """
+    spread: dict[str, float] = {}
+    for m in preset.modulations:
+        if m.audible and re.fullmatch(r"(osc_[123]|sample)_level", m.destination):
+            spread[m.destination] = spread.get(m.destination, 0.0) + abs(m.amount)
+    static = _pitch_truth_at(preset, note, {})
+    for corner in itertools.product((-1.0, 1.0), repeat=len(spread)):
+        shift = {name: sign * amount for sign, (name, amount) in zip(corner, spread.items())}
+        if _pitch_truth_at(preset, note, shift) != static:
+            return None, "level modulated"
+    return static
+
+
+def _pitch_truth_at(preset: Preset, note: int, shift: dict[str, float]) -> tuple[int | None, str]:
+    """:func:`pitch_truth` with the source levels moved by ``shift`` (clipped to [0, 1])."""
     v = preset.values
-    amp = {k: v.get(f"osc_{k}_level", 0.0) ** 2 for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5}
+
+    def level(src: str) -> float:
+        return min(1.0, max(0.0, v.get(f"{src}_level", 0.0) + shift.get(f"{src}_level", 0.0)))
+
+    amp = {k: level(f"osc_{k}") ** 2 for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5}
     if v.get("sample_on", 0.0) >= 0.5:
-        amp[0] = v.get("sample_level", 0.0) ** 2
+        amp[0] = level("sample") ** 2
     top = max(amp.values(), default=0.0)
     if top <= 0.0:
         return None, "silent"
@@ -183,20 +205,23 @@ def suite_id_rand(n: int, pool: RenderPool, *, seed: int = ID_RAND_SEED) -> list
     """Presets of the project's sampler with a reserved seed; 60% at note 60, the rest at notes 36–84."""
     from synthmatch.data.samplers import make_sampler
 
-    sampler = make_sampler("mix")
-    presets, probes = [], []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i, 7])
-        presets.append(sampler.sample(seed=seed, index=i))
-        if rng.random() < 0.6:
-            note = 60
-        else:
-            note = int(rng.integers(36, 85))
-        note_s = float(rng.uniform(0.3, 2.5))
-        probes.append(
-            Probe(note=note, velocity=float(rng.uniform(0.5, 1.0)), note_seconds=note_s, render_seconds=4.0)
-        )
+    sampler = make_sampler(RAND_SAMPLER)
+    presets = [sampler.sample(seed=seed, index=i) for i in range(n)]
+    probes = [rand_probe(seed, i) for i in range(n)]
     return _render_items([f"id-rand-{i:04d}" for i in range(n)], presets, probes, pool)
+
+
+#: The sampler of the id-rand suite (and of the note picker's training renders).
+RAND_SAMPLER = "mix"
+
+
+def rand_probe(seed: int, index: int) -> Probe:
+    """The probe of id-rand item ``index``: 60% at note 60, the rest at notes 36–84; the key held
+    0.3–2.5 s, velocity 0.5–1, 4-second renders."""
+    rng = np.random.default_rng([seed, index, 7])
+    note = 60 if rng.random() < 0.6 else int(rng.integers(36, 85))
+    note_s = float(rng.uniform(0.3, 2.5))
+    return Probe(note=note, velocity=float(rng.uniform(0.5, 1.0)), note_seconds=note_s, render_seconds=4.0)
 
 
 def rand_suite_label(seed: int) -> str:
