@@ -172,3 +172,28 @@ def test_silent_target_is_refused(tiny_library, render_pool):
 
     with Matcher(library=tiny_library, pool=render_pool) as m, pytest.raises(AudioError):
         m.match((np.zeros(44100, np.float32), 44100), budget=4)
+
+
+def test_pitch_aligned_transposes_candidates_a_clear_interval_off():
+    from synthmatch.search.match import ALIGN_MAX_CENTS_OFF, pitch_aligned
+
+    sr = 44100
+    t = np.arange(int(0.5 * sr)) / sr
+
+    def tone(hz: float) -> np.ndarray:
+        return (0.3 * sum(np.sin(2 * np.pi * h * hz * t) / h for h in range(1, 8))).astype(np.float32)
+
+    target = 220.0
+    base = Preset.init()
+    evals = [
+        Evaluation(base, 1.0, tone(440.0), "octave up"),
+        Evaluation(base, 1.0, tone(target * 2 ** (-3 / 12)), "minor third down"),
+        Evaluation(base, 1.0, tone(target * 2 ** (0.45 / 12)), "between notes"),
+        Evaluation(base, 1.0, tone(target), "in tune"),
+        Evaluation(base, 1.0, None, "failed render"),
+        Evaluation(base.with_values(voice_transpose=40.0), 1.0, tone(110.0), "would leave the range"),
+    ]
+    assert ALIGN_MAX_CENTS_OFF < 45
+    out = {origin: p.values["voice_transpose"] for p, origin in pitch_aligned(evals, target, sr)}
+    assert out == {"octave up transposed -12": -12.0, "minor third down transposed +3": 3.0}
+    assert base.values.get("voice_transpose", 0.0) == 0.0  # candidates are copied, not changed

@@ -654,11 +654,14 @@ def spectrogram_figures(
 
 def _settings_key(method: str, budget: int, matcher: Any, external_dir: str | None) -> str:
     """What decides a method's result on an item, for reusing logged attempts."""
+    from synthmatch.search.match import MATCH_REVISION
     from synthmatch.vital.spec import default_space
 
     parts: dict[str, Any] = {"method": method, "version": __version__, "spec": default_space().spec_hash}
     if method in ("match", "search-big", "search-from-init"):
         parts["budget"] = budget
+    if method in ("match", "search-big") and MATCH_REVISION > 1:  # revision 1 logs carry no key
+        parts["revision"] = MATCH_REVISION
     if method in ("match", "search-big", "knn"):
         parts["library"] = zlib.crc32(
             json.dumps(matcher.library.provenance, sort_keys=True, default=str).encode()

@@ -4,7 +4,9 @@ Pipeline (every stage under one render budget and/or time limit):
 
 1. load the target (any format) and analyse it: MIDI note, note length, velocity → the probe;
 2. retrieve candidates from the library by embedding k-NN (no renders: ~tens of ms);
-3. re-rank the top candidates by rendering them at the target's probe and scoring with MSS-mel;
+3. re-rank the top candidates by rendering them at the target's probe and scoring with MSS-mel
+   (plus the pitch term); candidates that sound a whole number of semitones off a pitched target
+   are also tried transposed onto it (:func:`pitch_aligned`);
 4. refine the best distinct start presets with the registered refiner (CMA-ES by default);
 5. return K distinct candidates, each re-rendered canonically and scored with every metric.
 
@@ -43,21 +45,63 @@ PITCH_PENALTY_DB_PER_SEMITONE = 0.5
 PITCH_PENALTY_CAP_SEMITONES = 12.0
 
 
-def pitch_penalty(audio: np.ndarray, sample_rate: int, target_f0: float) -> float:
-    """The pitch term of the search objective (dB) for a candidate render."""
+#: Revision of the search pipeline's behaviour: the benchmark reuses logged ``match`` attempts only
+#: when it is unchanged (bump it with any change that moves results).
+MATCH_REVISION = 2
+#: Pitch alignment (revision 2): a re-ranked candidate whose render sounds a whole number of
+#: semitones away from a pitched target (within this many cents of it) is also tried with its
+#: ``voice_transpose`` moved onto the target. Transposes are discrete: the refiner never changes
+#: them, and library presets sampled with octave transposes often sound an octave off.
+ALIGN_MAX_CENTS_OFF = 40.0
+
+
+def candidate_f0(audio: np.ndarray, sample_rate: int) -> float | None:
+    """Median YIN f0 (Hz) of a candidate render's voiced frames, or None when none is voiced."""
     from synthmatch.audio.analysis import pitch_track
     from synthmatch.errors import AudioError
 
     try:
         tr = pitch_track(audio, sample_rate)
     except AudioError:
-        return PITCH_PENALTY_DB_PER_SEMITONE * PITCH_PENALTY_CAP_SEMITONES
+        return None
     f0 = tr.f0_hz[tr.voiced & (tr.f0_hz > 0)]
-    if len(f0) == 0:
-        semis = PITCH_PENALTY_CAP_SEMITONES
-    else:
-        semis = min(abs(12.0 * math.log2(float(np.median(f0)) / target_f0)), PITCH_PENALTY_CAP_SEMITONES)
+    return float(np.median(f0)) if len(f0) else None
+
+
+def pitch_penalty(audio: np.ndarray, sample_rate: int, target_f0: float) -> float:
+    """The pitch term of the search objective (dB) for a candidate render."""
+    f0 = candidate_f0(audio, sample_rate)
+    semis = (
+        PITCH_PENALTY_CAP_SEMITONES
+        if f0 is None
+        else min(abs(12.0 * math.log2(f0 / target_f0)), PITCH_PENALTY_CAP_SEMITONES)
+    )
     return PITCH_PENALTY_DB_PER_SEMITONE * semis
+
+
+def pitch_aligned(evals: list[Evaluation], target_f0: float, sample_rate: int) -> list[tuple[Preset, str]]:
+    """Transposed copies of the candidates that sound a clear transposition away from ``target_f0``.
+
+    Returns (preset with ``voice_transpose`` moved by the whole number of semitones, origin) for
+    every evaluation whose render's f0 is off by at least one semitone and within
+    :data:`ALIGN_MAX_CENTS_OFF` of a whole number of them (the move stays within ±48).
+    """
+    spec = default_space()["voice_transpose"]
+    out = []
+    for e in evals:
+        if e.audio is None or not math.isfinite(e.score):
+            continue
+        f0 = candidate_f0(e.audio, sample_rate)
+        if f0 is None:
+            continue
+        semis = 12.0 * math.log2(target_f0 / f0)
+        shift = round(semis)
+        if shift == 0 or 100.0 * abs(semis - shift) > ALIGN_MAX_CENTS_OFF:
+            continue
+        vt = e.preset.values.get("voice_transpose", spec.default) + shift
+        if spec.min <= vt <= spec.max:
+            out.append((e.preset.with_values(voice_transpose=vt), f"{e.origin} transposed {shift:+d}"))
+    return out
 
 
 @dataclass
@@ -233,6 +277,7 @@ class Matcher:
         progress: Callable[[int, int], None] | None = None,
         seed: int = 0,
         max_seconds_audio: float = 30.0,
+        align_pitch: bool = True,
     ) -> MatchResult:
         """Match a target (path or ``(samples, sample_rate)``); see the module docstring."""
         from synthmatch.audio.analysis import analyze
@@ -266,6 +311,11 @@ class Matcher:
             evals = objective.evaluate_presets(
                 starts_presets[:n_rerank], budget_obj, origins=[f"library #{i}" for i, _ in knn[:n_rerank]]
             )
+            aligned = pitch_aligned(evals, target_f0, sr) if (target_f0 and align_pitch) else []
+            if aligned:
+                evals += objective.evaluate_presets(
+                    [p for p, _ in aligned], budget_obj, origins=[o for _, o in aligned]
+                )
             timings["rerank"] = time.monotonic() - t2
             t3 = time.monotonic()
             ranked = _distinct(evals, starts)
@@ -333,6 +383,8 @@ class Matcher:
                 "candidates": candidates,
                 "rerank": rerank,
                 "starts": starts,
+                "align_pitch": align_pitch,
+                "revision": MATCH_REVISION,
                 "refiner": self.refiner_name,
                 "library_size": len(self.library),
             },
