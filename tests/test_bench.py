@@ -136,6 +136,8 @@ def test_pitch_truth_is_the_lowest_audible_oscillator_of_a_single_pitch():
     tremolo = init.copy()
     tremolo.modulations.append(Modulation("lfo_1", "osc_1_level", 0.2))
     assert pitch_truth(tremolo, 60) == (60, "ok")
+    tremolo.modulations[0].amount = 1.0  # down to silence at one corner: still one pitch when heard
+    assert pitch_truth(tremolo, 60) == (60, "ok")
 
 
 def test_release_audibility_renders_the_item_with_the_key_moved(render_pool):

@@ -75,7 +75,8 @@ def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
     (otherwise its octave is a matter of taste). The note is then the lowest oscillator's pitch
     (the period of the mix), rounded. A level that is a modulation destination can move by the
     sum of its connections' amounts: the answer must be the same at every corner of those ranges
-    (each modulated level at its lowest or highest), else the item is ``"level modulated"``.
+    (each modulated level at its lowest or highest; corners where all is silent do not count), else
+    the item is ``"level modulated"``.
     Returns (note or None, reason), the reason being ``"ok"`` or why the item has no single pitch.
     """
     spread: dict[str, float] = {}
@@ -85,7 +86,10 @@ def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
     static = _pitch_truth_at(preset, note, {})
     for corner in itertools.product((-1.0, 1.0), repeat=len(spread)):
         shift = {name: sign * amount for sign, (name, amount) in zip(corner, spread.items())}
-        if _pitch_truth_at(preset, note, shift) != static:
+        at = _pitch_truth_at(preset, note, shift)
+        if (
+            at != static and at[1] != "silent"
+        ):  # a corner where every source is silent has no pitch to disagree
             return None, "level modulated"
     return static
 
