@@ -16,7 +16,6 @@ import math
 import os
 import pathlib
 import platform
-import re
 import time
 import zlib
 from collections.abc import Callable
@@ -61,6 +60,7 @@ PITCH_TRUTH_RANGE = (24, 108)
 _PITCH_DESTINATIONS = ("transpose", "tune")
 _SAMPLE_DISTORTIONS = (9, 12)  # FM <- Sample, RM <- Sample
 _PITCH_BREAKING_MORPHS = (3, 4, 10)  # Harmonic Stretch, Inharmonic Stretch, Shepard Tone
+_SOURCE_LEVELS = frozenset({"osc_1_level", "osc_2_level", "osc_3_level", "sample_level"})
 
 
 def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
@@ -81,15 +81,14 @@ def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
     """
     spread: dict[str, float] = {}
     for m in preset.modulations:
-        if m.audible and re.fullmatch(r"(osc_[123]|sample)_level", m.destination):
+        if m.audible and m.destination in _SOURCE_LEVELS:
             spread[m.destination] = spread.get(m.destination, 0.0) + abs(m.amount)
     static = _pitch_truth_at(preset, note, {})
     for corner in itertools.product((-1.0, 1.0), repeat=len(spread)):
         shift = {name: sign * amount for sign, (name, amount) in zip(corner, spread.items())}
         at = _pitch_truth_at(preset, note, shift)
-        if (
-            at != static and at[1] != "silent"
-        ):  # a corner where every source is silent has no pitch to disagree
+        # a corner where every source is silent has no pitch to disagree with
+        if at != static and at[1] != "silent":
             return None, "level modulated"
     return static
 
@@ -205,6 +204,10 @@ def _render_items(
     return items
 
 
+#: The sampler of the id-rand suite.
+RAND_SAMPLER = "mix"
+
+
 def suite_id_rand(n: int, pool: RenderPool, *, seed: int = ID_RAND_SEED) -> list[Item]:
     """Presets of the project's sampler with a reserved seed; 60% at note 60, the rest at notes 36–84."""
     from synthmatch.data.samplers import make_sampler
@@ -213,10 +216,6 @@ def suite_id_rand(n: int, pool: RenderPool, *, seed: int = ID_RAND_SEED) -> list
     presets = [sampler.sample(seed=seed, index=i) for i in range(n)]
     probes = [rand_probe(seed, i) for i in range(n)]
     return _render_items([f"id-rand-{i:04d}" for i in range(n)], presets, probes, pool)
-
-
-#: The sampler of the id-rand suite (and of the note picker's training renders).
-RAND_SAMPLER = "mix"
 
 
 def rand_probe(seed: int, index: int) -> Probe:
@@ -664,7 +663,7 @@ def _settings_key(method: str, budget: int, matcher: Any, external_dir: str | No
     parts: dict[str, Any] = {"method": method, "version": __version__, "spec": default_space().spec_hash}
     if method in ("match", "search-big", "search-from-init"):
         parts["budget"] = budget
-    if method in ("match", "search-big") and MATCH_REVISION > 1:  # revision 1 logs carry no key
+    if method in ("match", "search-big"):
         parts["revision"] = MATCH_REVISION
     if method in ("match", "search-big", "knn"):
         parts["library"] = zlib.crc32(
@@ -682,7 +681,7 @@ def run_benchmark(
     out: str | os.PathLike[str],
     budget: int,
     n_rand: int = 200,
-    rand_seed: int = ID_RAND_SEED,
+    rand_seed: int | None = None,
     n_stress: int = 40,
     n_hand: int | None = None,
     hand_dir: str | None = None,
@@ -693,11 +692,15 @@ def run_benchmark(
     parallel_items: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the protocol; write ``report.md``, ``report.json`` and spectrogram PNGs into ``out``."""
+    """Run the protocol; write ``report.md``, ``report.json`` and spectrogram PNGs into ``out``.
+
+    ``rand_seed`` is the id-rand sampler seed (None: the reserved evaluation seed; any other is a
+    development suite, see :func:`rand_suite_label`)."""
     from synthmatch.data_paths import shared_dir
     from synthmatch.render.engine import engine_version
     from synthmatch.search.match import Matcher, _fit
 
+    rand_seed = ID_RAND_SEED if rand_seed is None else rand_seed
     outp = pathlib.Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()

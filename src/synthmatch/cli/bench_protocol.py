@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             budget=args.budget,
             n_rand=args.n_rand,
-            **({"rand_seed": args.rand_seed} if args.rand_seed is not None else {}),
+            rand_seed=args.rand_seed,
             n_stress=args.n_stress,
             n_hand=args.n_hand,
             hand_dir=args.hand_dir,
