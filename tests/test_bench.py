@@ -140,6 +140,36 @@ def test_pitch_truth_is_the_lowest_audible_oscillator_of_a_single_pitch():
     assert pitch_truth(tremolo, 60) == (60, "ok")
 
 
+def test_pitch_truth_reads_unison_stacks_fm_sources_and_audio_rate_lfos():
+    from synthmatch.bench.protocol import pitch_truth
+    from synthmatch.vital.modulation import Modulation
+
+    init = Preset.init()
+    # Center Drop 12/24 lower the centre voice (one voice included); octave stacks add voices above
+    assert pitch_truth(init.with_values(osc_1_stack_style=1), 60) == (48, "ok")
+    assert pitch_truth(init.with_values(osc_1_stack_style=2, osc_1_unison_voices=4), 60) == (36, "ok")
+    assert pitch_truth(init.with_values(osc_1_stack_style=3, osc_1_unison_voices=4), 60) == (60, "ok")
+    # chord stacks sound a fifth or a third from 3 voices up
+    assert pitch_truth(init.with_values(osc_1_stack_style=5, osc_1_unison_voices=2), 60) == (60, "ok")
+    assert pitch_truth(init.with_values(osc_1_stack_style=5, osc_1_unison_voices=3), 60) == (None, "chord")
+    # the default detune spreads the voices ±0.4 semitone; ±2.4 is a cluster, not a note
+    assert pitch_truth(init.with_values(osc_1_unison_voices=7), 60) == (60, "ok")
+    wide = init.with_values(osc_1_unison_voices=7, osc_1_detune_range=12.0)
+    assert pitch_truth(wide, 60) == (None, "wide unison")
+    assert pitch_truth(wide.with_values(osc_1_unison_voices=1), 60) == (60, "ok")
+    # an FM source that ignores the keyboard sets a pitch of its own
+    fm = init.with_values(osc_1_distortion_type=7, osc_1_distortion_amount=0.5, osc_2_on=1, osc_2_level=0.0)
+    assert pitch_truth(fm, 60) == (60, "ok")
+    assert pitch_truth(fm.with_values(osc_2_midi_track=0), 60) == (None, "not keyboard-tracked")
+    # a keytracked LFO runs at audio rate: an octave below the oscillator, it may pull the period down
+    am = init.with_values(lfo_1_sync=4, lfo_1_keytrack_transpose=-12)
+    am.modulations.append(Modulation("lfo_1", "osc_1_level", 0.5))
+    assert pitch_truth(am, 60) == (None, "audio-rate modulation")
+    assert pitch_truth(am.with_values(lfo_1_keytrack_transpose=12), 60) == (60, "ok")
+    assert pitch_truth(am.with_values(lfo_1_keytrack_transpose=7), 60) == (None, "chord")
+    assert pitch_truth(am.with_values(lfo_1_sync=1), 60) == (60, "ok")  # a tempo LFO is a tremolo
+
+
 def test_release_audibility_renders_the_item_with_the_key_moved(render_pool):
     from synthmatch.bench.protocol import Item, release_audibility
 

@@ -61,6 +61,18 @@ _PITCH_DESTINATIONS = ("transpose", "tune")
 _SAMPLE_DISTORTIONS = (9, 12)  # FM <- Sample, RM <- Sample
 _PITCH_BREAKING_MORPHS = (3, 4, 10)  # Harmonic Stretch, Inharmonic Stretch, Shepard Tone
 _SOURCE_LEVELS = frozenset({"osc_1_level", "osc_2_level", "osc_3_level", "sample_level"})
+#: Unison stack styles that move the lowest voice (Center Drop 12 / 24), measured on renders of
+#: the init preset: the dropped voice sounds for any voice count, one voice included.
+_STACK_DROP_SEMIS = {1: -12.0, 2: -24.0}
+#: Stack styles that spread the voices over a chord (Power Chord, 2x Power Chord, Major, Minor):
+#: with 3 voices or more a fifth or a third sounds (measured); with 1-2 voices they stay in unison.
+_STACK_CHORDS = (5, 6, 7, 8)
+#: Unison voices spread over ± (detune² / 100) × detune range semitones (measured on init-preset
+#: renders). Beyond half a semitone the outer voices sound at neighbouring notes: a cluster, not a
+#: note (and an even voice count has no voice at the centre at all).
+MAX_UNISON_SPREAD_SEMIS = 0.5
+_LFO_SYNC_KEYTRACK = 4  # lfo_N_sync option "Keytrack"
+_UNISON_CONTROLS = ("unison_detune", "detune_range")
 
 
 def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
@@ -70,13 +82,17 @@ def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
     sample) within 20 dB of the loudest (levels are quadratic). The pitch is well defined only
     when no audible source is the sample (noise or an arbitrary recording); every audible
     oscillator follows the keyboard, has no inharmonic spectral morph, no FM/RM from the sample,
-    and no modulated transpose or tune; all of them, and the oscillators they FM/RM from, sit at
-    the same pitch class (within 30 cents); and the lowest of them is within 12 dB of the loudest
-    (otherwise its octave is a matter of taste). The note is then the lowest oscillator's pitch
-    (the period of the mix), rounded. A level that is a modulation destination can move by the
-    sum of its connections' amounts: the answer must be the same at every corner of those ranges
-    (each modulated level at its lowest or highest; corners where all is silent do not count), else
-    the item is ``"level modulated"``.
+    no chord stack of its unison voices, and no modulated transpose or tune; all of them, and the
+    oscillators they FM/RM from, sit at the same pitch class (within 30 cents); and the lowest of
+    them is within 12 dB of the loudest (otherwise its octave is a matter of taste). The note is
+    then the lowest oscillator's pitch (the period of the mix; a Center Drop stack lowers it by one
+    or two octaves, octave and harmonic stacks only add voices above it), rounded. Unison voices
+    spread wider than :data:`MAX_UNISON_SPREAD_SEMIS` either way are a cluster, not a note; an
+    FM/RM source must follow the keyboard too; a keytracked (audio-rate) LFO that modulates
+    anything audible is a pitch source of its own. A level that is a modulation destination can
+    move by the sum of its connections' amounts: the answer must be the same at every corner of
+    those ranges (each modulated level at its lowest or highest; corners where all is silent do
+    not count), else the item is ``"level modulated"``.
     Returns (note or None, reason), the reason being ``"ok"`` or why the item has no single pitch.
     """
     spread: dict[str, float] = {}
@@ -91,6 +107,14 @@ def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
         if at != static and at[1] != "silent":
             return None, "level modulated"
     return static
+
+
+def _keytracked_lfo(source: str, values: dict[str, float]) -> int | None:
+    """The LFO number when ``source`` is an LFO whose rate follows the keyboard (audio rate)."""
+    name, _, num = source.partition("_")
+    if name != "lfo" or not num.isdigit():
+        return None
+    return int(num) if round(values.get(f"lfo_{num}_sync", 1.0)) == _LFO_SYNC_KEYTRACK else None
 
 
 def _pitch_truth_at(preset: Preset, note: int, shift: dict[str, float]) -> tuple[int | None, str]:
@@ -114,8 +138,6 @@ def _pitch_truth_at(preset: Preset, note: int, shift: dict[str, float]) -> tuple
         return None, "pitch modulated"
     involved = list(audible)
     for k in audible:
-        if v.get(f"osc_{k}_midi_track", 1.0) < 0.5:
-            return None, "not keyboard-tracked"
         morph = round(v.get(f"osc_{k}_spectral_morph_type", 0.0))
         if morph in _PITCH_BREAKING_MORPHS and v.get(f"osc_{k}_spectral_morph_amount", 0.0) > 0.02:
             return None, "inharmonic morph"
@@ -125,11 +147,34 @@ def _pitch_truth_at(preset: Preset, note: int, shift: dict[str, float]) -> tuple
         other = osc_read_by(k, dist)
         if other is not None and other not in involved:
             involved.append(other)
-    semis = {}
+    semis: dict[int | str, float] = {}
     for k in involved:
+        if v.get(f"osc_{k}_midi_track", 1.0) < 0.5:  # an FM/RM source too
+            return None, "not keyboard-tracked"
         if any(f"osc_{k}_{d}" in modulated for d in _PITCH_DESTINATIONS):
             return None, "pitch modulated"
-        semis[k] = v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0)
+        if v.get(f"osc_{k}_unison_voices", 1.0) >= 2:
+            if any(f"osc_{k}_{c}" in modulated for c in _UNISON_CONTROLS):
+                return None, "wide unison"
+            spread = v.get(f"osc_{k}_unison_detune", 0.0) ** 2 / 100.0 * v.get(f"osc_{k}_detune_range", 2.0)
+            if spread > MAX_UNISON_SPREAD_SEMIS:
+                return None, "wide unison"
+        stack = round(v.get(f"osc_{k}_stack_style", 0.0))
+        if stack in _STACK_CHORDS and v.get(f"osc_{k}_unison_voices", 1.0) >= 3:
+            return None, "chord"
+        semis[k] = (
+            v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0) + _STACK_DROP_SEMIS.get(stack, 0.0)
+        )
+    # A keytracked LFO runs at audio rate, at the note plus its own transpose: whatever it
+    # modulates, its period joins the mix's. When it is lower than every oscillator, how far it
+    # pulls the period down depends on the modulation depth: no single pitch to score then.
+    lowest_osc = min(semis.values())
+    for m in preset.modulations:
+        n = _keytracked_lfo(m.source, v) if m.audible else None
+        if n is not None:
+            semis[m.source] = v.get(f"lfo_{n}_keytrack_transpose", 0.0) + v.get(f"lfo_{n}_keytrack_tune", 0.0)
+            if semis[m.source] < lowest_osc - 0.3:
+                return None, "audio-rate modulation"
     lowest = min(semis.values())
     for s in semis.values():
         d = s - lowest
