@@ -211,6 +211,21 @@ def test_release_with_unison_beating_median_within_50_ms():
     assert np.mean(np.array(errors) <= 0.050) >= 0.8
 
 
+@pytest.mark.parametrize("note_s", [1.2, 1.6])
+def test_release_under_a_delay_is_the_dry_key_up_not_the_last_echo(note_s):
+    """Echoes repeat the held note after the key-up, and the last one falls furthest."""
+    x = _carrier(220.0)
+    env = _adsr(len(x), attack=0.01, decay=0.1, sustain=0.5, note_s=note_s, release=0.05, curve="exp")
+    dry = x * env
+    wet = np.zeros_like(dry)
+    lag = int(0.25 * SR)
+    for k in range(1, 4):  # three echoes, 0.25 s apart, each 6 dB down: built up 0.75 s in
+        wet[k * lag :] += 0.5**k * dry[: len(dry) - k * lag]
+    a = analyze((0.4 * (dry + wet)).astype(np.float32), SR)
+    assert a.note_length_method == "release"
+    assert a.release_s == pytest.approx(note_s, abs=0.05)
+
+
 def test_onset_after_leading_silence():
     x = _carrier(220.0)[:SR]
     env = _adsr(len(x), attack=0.005, decay=0.1, sustain=0.8, note_s=0.5, release=0.1, curve="exp")

@@ -105,6 +105,11 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
     assert again["suites"][0]["metrics"]["match"]["mss_mel"] == hand_s["metrics"]["match"]["mss_mel"]
     with pytest.raises(AssertionError, match="reused"):  # another budget is another setting
         rerun(5)
+    import synthmatch.audio.analysis as analysis
+
+    monkeypatch.setattr(analysis, "ANALYSIS_REVISION", analysis.ANALYSIS_REVISION + 1)
+    with pytest.raises(AssertionError, match="reused"):  # so is another analysis (another probe)
+        rerun(4)
 
 
 def test_pitch_truth_is_the_lowest_audible_oscillator_of_a_single_pitch():

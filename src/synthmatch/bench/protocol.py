@@ -702,10 +702,12 @@ def spectrogram_figures(
 
 def _settings_key(method: str, budget: int, matcher: Any, external_dir: str | None) -> str:
     """What decides a method's result on an item, for reusing logged attempts."""
+    from synthmatch.audio.analysis import ANALYSIS_REVISION
     from synthmatch.search.match import MATCH_REVISION
     from synthmatch.vital.spec import default_space
 
     parts: dict[str, Any] = {"method": method, "version": __version__, "spec": default_space().spec_hash}
+    parts["analysis"] = ANALYSIS_REVISION  # the detected probe decides every method's render
     if method in ("match", "search-big", "search-from-init"):
         parts["budget"] = budget
     if method in ("match", "search-big"):
