@@ -106,6 +106,25 @@ def test_budget_children_share_the_count():
     assert b.used == 3 and c.remaining() == 1
 
 
+def test_refiners_reuse_the_start_evaluation(render_pool):
+    from synthmatch.metrics.audio import mss_mel
+    from synthmatch.search.refine import Objective, get_refiner
+
+    start, target_preset = _tiny_presets()[:2]
+    target = render_pool.render([target_preset], LIB_PROBE)[0].mono
+    obj = Objective(score=lambda y: mss_mel(target, y, 44100), pool=render_pool, probe=LIB_PROBE)
+    first = obj.evaluate_presets([start], Budget(max_renders=1))[0]
+    assert obj.renders == 1
+    # a known start costs nothing: with no renders left, the start itself comes back
+    for name in ("none", "cmaes"):
+        assert get_refiner(name).refine(start, obj, Budget(max_renders=0), start_eval=first) is first
+    assert obj.renders == 1
+    # every render of the budget goes to new candidates, none to the start again
+    best = get_refiner("cmaes", popsize=4).refine(start, obj, Budget(max_renders=8), start_eval=first)
+    assert obj.renders == 9 and best.score <= first.score
+    assert all(e.preset.to_json() != start.to_json() for e in obj.history[1:])
+
+
 def test_match_end_to_end(tiny_library, render_pool, tmp_path):
     target_preset = _tiny_presets()[2].with_values(filter_1_cutoff=84.0)
     probe = Probe(note=55, velocity=0.8, note_seconds=0.4, render_seconds=1.0)

@@ -239,10 +239,19 @@ def _current(preset: Preset, dim: Dim) -> float:
 # Refiners (registered strategies).
 # ---------------------------------------------------------------------------------------
 class Refiner(Protocol):
+    """A search strategy from one start preset. ``start_eval``, when given, is the start's own
+    evaluation (already paid for by the caller), so the refiner does not render it again."""
+
     name: str
 
     def refine(
-        self, start: Preset, objective: Objective, budget: Budget, *, seed: int = 0
+        self,
+        start: Preset,
+        objective: Objective,
+        budget: Budget,
+        *,
+        seed: int = 0,
+        start_eval: Evaluation | None = None,
     ) -> Evaluation | None: ...
 
 
@@ -270,8 +279,16 @@ class NoRefiner:
     """Evaluate the start preset only."""
 
     def refine(
-        self, start: Preset, objective: Objective, budget: Budget, *, seed: int = 0
+        self,
+        start: Preset,
+        objective: Objective,
+        budget: Budget,
+        *,
+        seed: int = 0,
+        start_eval: Evaluation | None = None,
     ) -> Evaluation | None:
+        if start_eval is not None:
+            return start_eval
         try:
             return objective.evaluate_presets([start], budget)[0]
         except BudgetExhausted:
@@ -282,25 +299,33 @@ class NoRefiner:
 class CMAESRefiner:
     """CMA-ES over the start preset's most important active continuous parameters.
 
-    ``sigma0`` is the initial step in normalised [0, 1] coordinates; the population follows
+    ``sigma0`` is the initial step in normalised [0, 1] coordinates (0.08: on a development suite,
+    24 items at the default budget, it beat 0.15 on 17 items and lost on 7, 4.5% lower MSS-mel on
+    average; a start from the library is usually close already); the population follows
     CMA-ES's default (4 + 3 ln D) rounded up to a multiple of the pool's workers.
     """
 
-    def __init__(self, *, sigma0: float = 0.15, max_dims: int = 24, popsize: int | None = None) -> None:
+    def __init__(self, *, sigma0: float = 0.08, max_dims: int = 24, popsize: int | None = None) -> None:
         self.sigma0 = sigma0
         self.max_dims = max_dims
         self.popsize = popsize
 
     def refine(
-        self, start: Preset, objective: Objective, budget: Budget, *, seed: int = 0
+        self,
+        start: Preset,
+        objective: Objective,
+        budget: Budget,
+        *,
+        seed: int = 0,
+        start_eval: Evaluation | None = None,
     ) -> Evaluation | None:
         import cma
 
         dims = search_dims(start, max_dims=self.max_dims)
-        best: Evaluation | None = None
+        best: Evaluation | None = start_eval
         try:
-            first = objective.evaluate_variants(start, [{}], budget)[0]
-            best = first
+            if best is None:
+                best = objective.evaluate_variants(start, [{}], budget)[0]
             if not dims:
                 return best
             x0 = np.array([d.to_unit(_current(start, d)) for d in dims])
