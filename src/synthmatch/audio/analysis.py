@@ -118,12 +118,15 @@ _MAX_JUMPS = 3
 _PLATEAU_S = 0.1  # step 3: the sustain level is the median level over this long before the knee
 _REFINE_CLAMP_S = 0.15  # the refined release point stays this close to the knee
 _REFINE_DROPS_DB = np.array([3.0, 4.5, 6.0, 8.0, 10.0, 12.0])
-_STEP_DB = 4.0  # step 4: a fall of this much ...
-_STEP_WINDOW_S = 0.1  # ... within this long ...
-_STEP_FLAT_S = 0.2  # ... after this long ...
-_STEP_FLAT_DB = 1.5  # ... within this many dB of steady, at least this long before step 3's point:
+# Step 4: a step is a fall of _STEP_DB within _STEP_WINDOW_S, after _STEP_FLAT_S within
+# _STEP_FLAT_DB of steady, starting at least _STEP_MARGIN_S before step 3's release point; it
+# starts where the level is _STEP_START_DB below the steady level.
+_STEP_DB = 4.0
+_STEP_WINDOW_S = 0.1
+_STEP_FLAT_S = 0.2
+_STEP_FLAT_DB = 1.5
 _STEP_MARGIN_S = 0.1
-_STEP_START_DB = 0.5  # the step starts where the level is this far below the steady level
+_STEP_START_DB = 0.5
 _U_GRID = np.linspace(0.0, 1.0, 2001)
 
 
