@@ -153,14 +153,15 @@ def _pitch_truth_at(preset: Preset, note: int, shift: dict[str, float]) -> tuple
             return None, "not keyboard-tracked"
         if any(f"osc_{k}_{d}" in modulated for d in _PITCH_DESTINATIONS):
             return None, "pitch modulated"
-        if v.get(f"osc_{k}_unison_voices", 1.0) >= 2:
+        voices = v.get(f"osc_{k}_unison_voices", 1.0)
+        if voices >= 2:
             if any(f"osc_{k}_{c}" in modulated for c in _UNISON_CONTROLS):
                 return None, "wide unison"
             spread = v.get(f"osc_{k}_unison_detune", 0.0) ** 2 / 100.0 * v.get(f"osc_{k}_detune_range", 2.0)
             if spread > MAX_UNISON_SPREAD_SEMIS:
                 return None, "wide unison"
         stack = round(v.get(f"osc_{k}_stack_style", 0.0))
-        if stack in _STACK_CHORDS and v.get(f"osc_{k}_unison_voices", 1.0) >= 3:
+        if stack in _STACK_CHORDS and voices >= 3:
             return None, "chord"
         semis[k] = (
             v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0) + _STACK_DROP_SEMIS.get(stack, 0.0)
