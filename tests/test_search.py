@@ -193,8 +193,8 @@ def test_silent_target_is_refused(tiny_library, render_pool):
         m.match((np.zeros(44100, np.float32), 44100), budget=4)
 
 
-def test_pitch_aligned_transposes_candidates_a_clear_interval_off():
-    from synthmatch.search.match import ALIGN_MAX_CENTS_OFF, pitch_aligned
+def test_pitch_aligned_retunes_candidates_onto_the_target():
+    from synthmatch.search.match import ALIGN_MIN_CENTS, pitch_aligned
 
     sr = 44100
     t = np.arange(int(0.5 * sr)) / sr
@@ -208,11 +208,36 @@ def test_pitch_aligned_transposes_candidates_a_clear_interval_off():
         Evaluation(base, 1.0, tone(440.0), "octave up"),
         Evaluation(base, 1.0, tone(target * 2 ** (-3 / 12)), "minor third down"),
         Evaluation(base, 1.0, tone(target * 2 ** (0.45 / 12)), "between notes"),
-        Evaluation(base, 1.0, tone(target), "in tune"),
+        Evaluation(base, 1.0, tone(target * 2 ** (-0.8 / 12)), "80 cents flat"),
+        Evaluation(base, 1.0, tone(target * 2 ** (0.02 / 12)), "in tune"),
         Evaluation(base, 1.0, None, "failed render"),
         Evaluation(base.with_values(voice_transpose=40.0), 1.0, tone(110.0), "would leave the range"),
+        Evaluation(
+            base.with_values(voice_transpose=-5.0, voice_tune=0.3),
+            1.0,
+            tone(target * 2 ** (0.2 / 12)),
+            "tuned",
+        ),
     ]
-    assert ALIGN_MAX_CENTS_OFF < 45
-    out = {origin: p.values["voice_transpose"] for p, origin in pitch_aligned(evals, target, sr)}
-    assert out == {"octave up transposed -12": -12.0, "minor third down transposed +3": 3.0}
+    assert ALIGN_MIN_CENTS > 2
+    out = {
+        o: (p.values["voice_transpose"], p.values["voice_tune"]) for p, o in pitch_aligned(evals, target, sr)
+    }
+    assert set(out) == {
+        "octave up transposed -12",
+        "minor third down transposed +3",
+        "between notes tuned -45c",
+        "80 cents flat transposed +1 tuned -20c",
+        "tuned tuned +10c",
+    }
+    expected = {  # (voice_transpose, voice_tune) in semitones
+        "octave up transposed -12": (-12.0, 0.0),
+        "minor third down transposed +3": (3.0, 0.0),
+        "between notes tuned -45c": (0.0, -0.45),
+        "80 cents flat transposed +1 tuned -20c": (1.0, -0.2),
+        "tuned tuned +10c": (-5.0, 0.1),
+    }
+    for origin, (vt, tune) in expected.items():
+        assert out[origin][0] == vt
+        assert out[origin][1] == pytest.approx(tune, abs=0.02)  # YIN measures to about a cent
     assert base.values.get("voice_transpose", 0.0) == 0.0  # candidates are copied, not changed
