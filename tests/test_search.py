@@ -241,3 +241,23 @@ def test_pitch_aligned_retunes_candidates_onto_the_target():
         assert out[origin][0] == vt
         assert out[origin][1] == pytest.approx(tune, abs=0.02)  # YIN measures to about a cent
     assert base.values.get("voice_transpose", 0.0) == 0.0  # candidates are copied, not changed
+
+
+def test_match_reports_the_trimmed_lead_so_the_release_maps_back_to_the_clip(tiny_library, render_pool):
+    from synthmatch.audio.analysis import analyze
+
+    sr = 44100
+    lead, held = 0.3, 0.8
+    t = np.arange(int(held * sr)) / sr
+    tail = np.arange(int(0.6 * sr)) / sr  # an exponential release: -70 dB after 0.6 s
+    tone = 0.3 * np.sin(2 * np.pi * 220.0 * t)
+    fade = 0.3 * np.sin(2 * np.pi * 220.0 * (held + tail)) * 10.0 ** (-70.0 * tail / 0.6 / 20.0)
+    clip = np.concatenate([np.zeros(int(lead * sr)), tone, fade, np.zeros(int(0.3 * sr))]).astype(np.float32)
+    with Matcher(library=tiny_library, pool=render_pool) as m:
+        res = m.match((clip, sr), budget=4)
+    trimmed = res.analysis["trimmed_start_s"]
+    assert trimmed == pytest.approx(lead, abs=0.01)  # the silent lead, less the loader's 5 ms pre-roll
+    # in the clip's own time, the matcher's release is where the analysis of the whole clip puts it
+    whole = analyze(clip, sr).release_s
+    assert whole == pytest.approx(lead + held, abs=0.1)
+    assert res.analysis["release_s"] + trimmed == pytest.approx(whole, abs=0.02)

@@ -376,13 +376,11 @@ def make_methods(
     def run_match(item: Item, b: int) -> Attempt:
         t0 = time.monotonic()
         res = matcher.match((item.audio, item.sample_rate), budget=b, candidates=1)
+        release = res.analysis["release_s"]
+        if release is not None:  # the matcher measures it from the trimmed clip's start
+            release += res.analysis["trimmed_start_s"]
         return Attempt(
-            res.best.preset,
-            res.probe,
-            res.renders,
-            time.monotonic() - t0,
-            res.analysis["midi_note"],
-            res.analysis["release_s"],
+            res.best.preset, res.probe, res.renders, time.monotonic() - t0, res.analysis["midi_note"], release
         )
 
     rand_sampler = make_sampler("mix")

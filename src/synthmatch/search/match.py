@@ -381,7 +381,8 @@ class Matcher:
             "pitched": getattr(an, "pitched", None),
             "pitch_method": getattr(an, "pitch_method", None),
             "note_length_s": getattr(an, "note_length_s", None),
-            "release_s": getattr(an, "release_s", None),
+            "release_s": getattr(an, "release_s", None),  # from the start of the trimmed clip
+            "trimmed_start_s": loaded.trimmed_start_s,  # leading audio that loading trimmed away
             "velocity": getattr(an, "velocity", None),
             "loudness_db": getattr(an, "loudness_db", None),
             "note_chosen": probe.note,
