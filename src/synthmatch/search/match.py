@@ -106,14 +106,13 @@ def pitch_aligned(evals: list[Evaluation], target_f0: float, sample_rate: int) -
         semis = 12.0 * math.log2(target_f0 / f0)
         if 100.0 * abs(semis) < ALIGN_MIN_CENTS:
             continue
-        pitch = e.preset.values.get("voice_transpose", tr.default) + e.preset.values.get(
-            "voice_tune", tune.default
-        )
-        vt = float(round(pitch + semis))
-        vtune = pitch + semis - vt
-        if not (tr.min <= vt <= tr.max and tune.min <= vtune <= tune.max):
+        old_vt = e.preset.values.get("voice_transpose", tr.default)
+        pitch = old_vt + e.preset.values.get("voice_tune", tune.default) + semis
+        vt = float(round(pitch))
+        vtune = pitch - vt  # within ±0.5 semitone, inside voice_tune's ±1 range
+        if not tr.min <= vt <= tr.max:
             continue
-        shift = int(vt - e.preset.values.get("voice_transpose", tr.default))
+        shift = int(vt - old_vt)
         cents = round(100.0 * vtune)
         moved = (f" transposed {shift:+d}" if shift else "") + (f" tuned {cents:+d}c" if cents else "")
         out.append((e.preset.with_values(voice_transpose=vt, voice_tune=vtune), e.origin + moved))
