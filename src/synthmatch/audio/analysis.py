@@ -52,7 +52,7 @@ from typing import Literal
 
 import numpy as np
 import scipy.fft
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import median_filter, uniform_filter1d
 
 from synthmatch.audio._dsp import amp_to_db, frame_rms, frame_signal, resample
 from synthmatch.errors import AudioError, EmptyAudioError, SilentAudioError
@@ -73,8 +73,9 @@ __all__ = [
 
 #: Revision of the analysis's behaviour: the benchmark reuses logged attempts only when it is
 #: unchanged, since the detected note and note length decide how every method's preset is rendered
-#: (bump it with any change that moves results). 2: the earlier-step rule of the release detector.
-ANALYSIS_REVISION = 2
+#: (bump it with any change that moves results). 2: the earlier-step rule of the release detector;
+#: 3: the octave check's line grid (and the earlier-step rule's end guard).
+ANALYSIS_REVISION = 3
 
 #: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
 DEFAULT_VELOCITY = 100 / 127
@@ -98,6 +99,11 @@ _PITCH_SR = 22050
 _YIN_WINDOW = 1024  # integration window at 22050 Hz (46 ms), longer than the 25 Hz period (40 ms)
 _YIN_HOP = 256
 _YIN_THRESHOLD = 0.15
+_LINE_RANGE_DB = 25.0  # octave check, line grid: lines within this many dB of the strongest count
+_LINE_PROMINENCE_DB = 10.0  # ... when this far above the median level around them
+_GRID_DIVISORS = (1, 2, 4, 8)  # grids tried, highest first: f0, f0/2, f0/4, f0/8
+_GRID_TOLERANCE = 0.05  # a line is on a grid g within 0.05·g plus 1.5 FFT bins of a multiple of g
+_GRID_TOLERANCE_BINS = 1.5
 _HS_NFFT = 16384  # harmonic sum: 0.74 s windows at 22050 Hz (1.35 Hz bins)
 _HS_HARMONICS = 12
 _HS_GRID = 2.0 ** (np.arange(np.ceil(np.log2(FMIN_HZ) * 48), np.log2(FMAX_HZ) * 48) / 48)  # 1/4 semitone
@@ -433,11 +439,19 @@ def _note_pitch(track: PitchTrack, region: np.ndarray, *, x_pitch: np.ndarray) -
 
 
 def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray) -> float:
-    """Choose between f0/2, f0 and 2·f0 from the partials of the average spectrum.
+    """Choose the octave of f0 from the partials of the average spectrum.
 
-    Halve f0 when the odd multiples of f0/2 carry at least 30% of the amplitude of the multiples
-    of f0 (the signal really repeats at 2/f0); double it when the odd multiples of f0 carry less
-    than 10% of the even ones (YIN locked onto a subharmonic).
+    First choose between f0/2, f0 and 2·f0: halve f0 when the odd multiples of f0/2 carry at least
+    30% of the amplitude of the multiples of f0 (the signal really repeats at 2/f0); double it when
+    the odd multiples of f0 carry less than 10% of the even ones (YIN locked onto a subharmonic).
+
+    Then go down one to three more octaves when every strong spectral line (within
+    :data:`_LINE_RANGE_DB` of the strongest, :data:`_LINE_PROMINENCE_DB` above the spectrum's
+    median over ± f0/4) sits on the harmonic grid of f0/2, f0/4 or f0/8 and not all of them on
+    f0's. The waveform then repeats at the lower period even though its partials there are weak
+    (a wavetable frame with a weak fundamental, a lower oscillator 15-25 dB down, a highpass), and
+    YIN's threshold stops at the first period dip. The highest grid that holds every line wins;
+    a line on none of them (noise, inharmonic partials) leaves f0 as it is.
     """
     n_fft = 8192
     t0, t1 = float(frame_times.min()), float(frame_times.max())
@@ -473,7 +487,36 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
                 f0 *= 2.0
                 continue
         break
+
+    lines = _spectral_lines(spec, bin_hz, floor_width_hz=max(f0 / 2.0, 20.0))
+    for divisor in _GRID_DIVISORS:
+        grid = f0 / divisor
+        if grid < FMIN_HZ:
+            break
+        off = np.abs(lines - grid * np.round(lines / grid))
+        if np.all(off <= _GRID_TOLERANCE * grid + _GRID_TOLERANCE_BINS * bin_hz):
+            return float(grid)
     return float(f0)
+
+
+def _spectral_lines(spec: np.ndarray, bin_hz: float, *, floor_width_hz: float) -> np.ndarray:
+    """Frequencies (Hz) of the strong, narrow peaks of a magnitude spectrum, between 20 Hz and 0.9·Nyquist.
+
+    A peak is a local maximum within :data:`_LINE_RANGE_DB` of the spectrum's maximum and at least
+    :data:`_LINE_PROMINENCE_DB` above the median level over ``floor_width_hz`` around it.
+    """
+    level = amp_to_db(spec)
+    width = round(floor_width_hz / bin_hz) | 1
+    floor = median_filter(level, size=width, mode="nearest")
+    i = np.flatnonzero((level[1:-1] > level[:-2]) & (level[1:-1] >= level[2:])) + 1
+    freqs = i * bin_hz
+    keep = (
+        (level[i] >= level.max() - _LINE_RANGE_DB)
+        & (level[i] - floor[i] >= _LINE_PROMINENCE_DB)
+        & (freqs >= 20.0)
+        & (freqs < 0.9 * bin_hz * (len(spec) - 1))
+    )
+    return freqs[keep]
 
 
 def _harmonic_pitch(
@@ -658,7 +701,7 @@ def _first_step(m: np.ndarray, dt: float, i_peak: int, t_release: float) -> floa
     k = max(1, round(_STEP_WINDOW_S / dt))
     f = max(1, round(_STEP_FLAT_S / dt))
     stop = min(round((t_release - _STEP_MARGIN_S) / dt), len(m) - k)
-    if stop - k <= i_peak + f:
+    if stop <= i_peak + f:
         return t_release
     idx = np.arange(i_peak + f, stop)
     steps = idx[(m[idx] - m[idx + k] >= _STEP_DB) & (m[idx - f] - m[idx] <= _STEP_FLAT_DB)]
