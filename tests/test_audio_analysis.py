@@ -140,6 +140,26 @@ def test_a_faint_line_an_octave_down_does_not_move_the_note():
     assert a.pitched and a.midi_note == 48
 
 
+def test_one_stray_line_does_not_pull_the_octave_check_down():
+    """A line at 3/8 of f0 fits the grid of f0/8, but one line between f0's harmonics is no evidence for 3 octaves.
+
+    With three such lines (3/8, 5/8 and 11/8 of f0) the grid of f0/8 does hold.
+    """
+    from synthmatch.audio.analysis import _octave_check, _to_pitch_rate
+
+    f = midi_to_hz(72)
+    t = np.arange(SR) / SR
+    tone = _partials(f, 1.0 / np.arange(1, 21))
+    frame_times = np.linspace(0.1, 0.9, 50)
+
+    def check(strays: list[float]) -> float:
+        y = tone + sum(0.1 * np.sin(2 * np.pi * f * r * t) for r in strays)
+        return _octave_check(_to_pitch_rate(y, SR), 22050, f, frame_times=frame_times)
+
+    assert check([3 / 8]) == pytest.approx(f)
+    assert check([3 / 8, 5 / 8, 11 / 8]) == pytest.approx(f / 8)
+
+
 def test_cents_deviation():
     a = analyze(0.5 * _tone(440.0 * 2 ** (30 / 1200), 0.8), SR)
     assert a.midi_note == 69

@@ -74,8 +74,9 @@ __all__ = [
 #: Revision of the analysis's behaviour: the benchmark reuses logged attempts only when it is
 #: unchanged, since the detected note and note length decide how every method's preset is rendered
 #: (bump it with any change that moves results). 2: the earlier-step rule of the release detector;
-#: 3: the octave check's line grid (and the earlier-step rule's end guard).
-ANALYSIS_REVISION = 3
+#: 3: the octave check's line grid (and the earlier-step rule's end guard); 4: a grid k octaves
+#: down needs k lines between f0's harmonics.
+ANALYSIS_REVISION = 4
 
 #: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
 DEFAULT_VELOCITY = 100 / 127
@@ -102,8 +103,8 @@ _YIN_THRESHOLD = 0.15
 _LINE_RANGE_DB = 25.0  # octave check, line grid: lines within this many dB of the strongest count
 _LINE_PROMINENCE_DB = 10.0  # ... when this far above the median level around them
 _GRID_DIVISORS = (1, 2, 4, 8)  # grids tried, highest first: f0, f0/2, f0/4, f0/8
-_GRID_TOLERANCE = 0.05  # a line is on a grid g within 0.05·g plus 1.5 FFT bins of a multiple of g
-_GRID_TOLERANCE_BINS = 1.5
+_GRID_TOLERANCE = 0.05  # a line is on a grid g within 0.05·g plus 1 FFT bin of a multiple of g
+_GRID_TOLERANCE_BINS = 1.0
 _HS_NFFT = 16384  # harmonic sum: 0.74 s windows at 22050 Hz (1.35 Hz bins)
 _HS_HARMONICS = 12
 _HS_GRID = 2.0 ** (np.arange(np.ceil(np.log2(FMIN_HZ) * 48), np.log2(FMAX_HZ) * 48) / 48)  # 1/4 semitone
@@ -450,8 +451,10 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
     median over ± f0/4) sits on the harmonic grid of f0/2, f0/4 or f0/8 and not all of them on
     f0's. The waveform then repeats at the lower period even though its partials there are weak
     (a wavetable frame with a weak fundamental, a lower oscillator 15-25 dB down, a highpass), and
-    YIN's threshold stops at the first period dip. The highest grid that holds every line wins;
-    a line on none of them (noise, inharmonic partials) leaves f0 as it is.
+    YIN's threshold stops at the first period dip. The highest grid that holds every line wins,
+    provided k octaves down rest on at least k lines between f0's harmonics (a finer grid fits
+    stray lines by chance more easily); a line on none of them (noise, inharmonic partials) leaves
+    f0 as it is.
     """
     n_fft = 8192
     t0, t1 = float(frame_times.min()), float(frame_times.max())
@@ -489,12 +492,20 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
         break
 
     lines = _spectral_lines(spec, bin_hz, floor_width_hz=max(f0 / 2.0, 20.0))
+
+    def on_grid(grid: float) -> np.ndarray:
+        return (
+            np.abs(lines - grid * np.round(lines / grid))
+            <= _GRID_TOLERANCE * grid + _GRID_TOLERANCE_BINS * bin_hz
+        )
+
+    between = np.count_nonzero(~on_grid(f0))  # lines that f0's grid does not explain
     for divisor in _GRID_DIVISORS:
         grid = f0 / divisor
         if grid < FMIN_HZ:
             break
-        off = np.abs(lines - grid * np.round(lines / grid))
-        if np.all(off <= _GRID_TOLERANCE * grid + _GRID_TOLERANCE_BINS * bin_hz):
+        # a finer grid fits stray lines by chance more easily: it needs log2(divisor) lines between
+        if np.all(on_grid(grid)) and between >= np.log2(divisor):
             return float(grid)
     return float(f0)
 
