@@ -243,6 +243,38 @@ def test_pitch_aligned_retunes_candidates_onto_the_target():
     assert base.values.get("voice_transpose", 0.0) == 0.0  # candidates are copied, not changed
 
 
+def test_an_in_tune_candidate_takes_the_last_start_when_no_start_is_in_tune():
+    from synthmatch.search.match import IN_TUNE_CENTS, _with_an_in_tune_start
+
+    sr = 44100
+    t = np.arange(int(0.5 * sr)) / sr
+    rng = np.random.default_rng(0)
+
+    def tone(hz: float) -> np.ndarray:
+        return (0.3 * sum(np.sin(2 * np.pi * h * hz * t) / h for h in range(1, 8))).astype(np.float32)
+
+    target = 261.6
+    base = Preset.init()
+    noise = Evaluation(base, 2.0, (0.1 * rng.standard_normal(len(t))).astype(np.float32), "noise")
+    low = Evaluation(base, 2.5, tone(target / 2 ** (8.5 / 12)), "8.5 semitones low")
+    sharp = Evaluation(base, 3.0, tone(target * 2 ** (0.8 / 12)), "80 cents sharp")
+    in_tune = Evaluation(base, 9.0, tone(target * 2 ** (0.2 / 12)), "20 cents sharp")
+    worse_in_tune = Evaluation(base, 9.5, tone(target), "in tune")
+    evals = [noise, low, sharp, in_tune, worse_in_tune, Evaluation(base, math.inf, None, "failed")]
+    assert 20 < IN_TUNE_CENTS < 80
+
+    out = _with_an_in_tune_start([noise, low], evals, target, sr)
+    assert [e.origin for e in out] == ["noise", "20 cents sharp"]  # the best in-tune one
+    assert [e.origin for e in _with_an_in_tune_start([noise, in_tune], evals, target, sr)] == [
+        "noise",
+        "20 cents sharp",
+    ]  # one start in tune already: unchanged
+    assert _with_an_in_tune_start([noise, low], [noise, low, sharp], target, sr) == [
+        noise,
+        low,
+    ]  # none in tune
+
+
 def test_match_reports_the_trimmed_lead_so_the_release_maps_back_to_the_clip(tiny_library, render_pool):
     from synthmatch.audio.analysis import analyze
 
