@@ -132,7 +132,7 @@ def test_weak_odd_partials_keep_the_period(midi):
 
 
 def test_a_faint_line_an_octave_down_does_not_move_the_note():
-    """A sub-octave line 35 dB under the strongest is below the line range: the note stays the loud one's."""
+    """A sub-octave line 29 dB under the strongest partial is outside the 25 dB line range: the note stays the loud one's."""
     k = np.arange(1, 41)
     amps = np.where(k % 2 == 1, 10 ** (-35 / 20), 1.0 / k)
     amps[1:] = np.where(k[1:] % 2 == 1, 0.0, amps[1:])

@@ -500,7 +500,9 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
         )
 
     between = np.count_nonzero(~on_grid(f0))  # lines that f0's grid does not explain
-    for divisor in _GRID_DIVISORS:
+    if between == 0:
+        return float(f0)
+    for divisor in _GRID_DIVISORS[1:]:
         grid = f0 / divisor
         if grid < FMIN_HZ:
             break
