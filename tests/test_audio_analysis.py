@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
+from synthmatch.audio._dsp import remove_dc
 from synthmatch.audio.analysis import (
     DEFAULT_VELOCITY,
+    WEAK_APERIODICITY,
+    PitchTrack,
+    _weakly_periodic_f0,
     analyze,
     hz_to_midi,
     midi_to_hz,
@@ -300,6 +304,65 @@ def test_note_held_to_the_end():
     a = analyze(0.5 * x * env, SR)
     assert a.note_length_method == "held"
     assert a.onset_s + a.note_length_s == pytest.approx(2.0, abs=0.01)
+
+
+def test_release_of_a_note_whose_dc_lasts_only_while_it_sounds():
+    """An asymmetric waveform's DC stops with the note; subtracting the clip's mean (as loading
+    does) then leaves an offset in the silence after it, which must not read as a held level."""
+    x = _carrier(220.0)[: 3 * SR]
+    env = _adsr(len(x), attack=0.01, decay=0.1, sustain=0.8, note_s=1.2, release=0.15, curve="exp")
+    y = 0.5 * (x + 0.5) * env
+    a = analyze(y - y.mean(), SR)
+    assert a.note_length_method == "release"
+    assert a.release_s == pytest.approx(1.2, abs=0.05)  # was 0.92 s before the DC blocker
+
+
+def test_remove_dc_keeps_silence_silent_and_passes_the_tone():
+    t = np.arange(2 * SR) / SR
+    tone = 0.5 * np.sin(2 * np.pi * 110.0 * t)
+    gated = np.where(t < 1.0, tone + 0.3, 0.0)  # DC only while the tone sounds
+    y = remove_dc(gated, SR)
+    assert np.max(np.abs(y[int(1.3 * SR) :])) < 1e-3  # mean subtraction would leave 0.15 here
+    mid = slice(int(0.3 * SR), int(0.7 * SR))
+    assert abs(float(np.mean(y[mid]))) < 1e-3
+    assert np.max(np.abs(y[mid] - tone[mid])) < 0.01  # -0.1 dB at 25 Hz, nothing at 110 Hz
+    const = remove_dc(tone + 0.25, SR)
+    assert np.max(np.abs(const[mid] - tone[mid])) < 0.01
+
+
+def test_a_constant_offset_alone_is_silent():
+    with pytest.raises(SilentAudioError, match="constant offset"):
+        analyze(np.full(SR, 0.3), SR)
+
+
+def _track(f0: np.ndarray, aperiodicity: np.ndarray) -> PitchTrack:
+    n = len(f0)
+    return PitchTrack(
+        times_s=np.arange(n) * 0.01,
+        f0_hz=f0,
+        aperiodicity=aperiodicity,
+        voiced=aperiodicity < 0.25,
+        level_db=np.full(n, -20.0),
+    )
+
+
+def test_weakly_periodic_f0_needs_enough_frames_that_agree():
+    rng = np.random.default_rng(0)
+    n = 100
+    region = np.ones(n, dtype=bool)
+    weak = np.full(n, 0.9)
+    weak[::3] = 0.3  # a third of the frames weakly periodic
+    f0 = 65.4 * 2.0 ** (rng.normal(0.0, 0.02, n))
+    assert _weakly_periodic_f0(_track(f0, weak), region) == pytest.approx(65.4, rel=0.02)
+    # too few weakly periodic frames
+    few = np.full(n, 0.9)
+    few[::10] = 0.3
+    assert _weakly_periodic_f0(_track(f0, few), region) is None
+    # a noise: enough frames below the limit, but their f0s scatter over octaves
+    scattered = 2.0 ** rng.uniform(np.log2(30.0), np.log2(2000.0), n)
+    assert _weakly_periodic_f0(_track(scattered, weak), region) is None
+    # frames at or above the limit do not count
+    assert _weakly_periodic_f0(_track(f0, np.full(n, WEAK_APERIODICITY)), region) is None
 
 
 # --- loudness and velocity ---------------------------------------------------------------------------------

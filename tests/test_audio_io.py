@@ -186,6 +186,22 @@ def test_trimming_keeps_the_attack():
     assert first == pytest.approx(round(0.005 * SR), abs=3)
     untrimmed = load_audio((x, SR), trim=False)
     assert untrimmed.duration_s == pytest.approx(2.0) and untrimmed.trimmed_start_s == 0.0
+    assert a.trimmed_end_s == pytest.approx(0.5 - 0.010, abs=3 / SR)
+    assert untrimmed.trimmed_end_s == 0.0
+
+
+def test_with_trimmed_end_puts_back_the_silence_after_the_sound():
+    tone = np.array(_sine(440.0, 1.0))
+    x = np.concatenate([np.zeros(SR // 2), tone, np.zeros(SR)])
+    a = load_audio((x, SR))
+    padded = a.with_trimmed_end()
+    # the clip runs to where the source ended; its start stays trimmed
+    assert len(padded) == pytest.approx(len(x) - round(a.trimmed_start_s * SR), abs=2)
+    np.testing.assert_array_equal(padded[: len(a.samples)], a.samples)
+    assert not np.any(padded[len(a.samples) :])
+    assert padded.dtype == a.samples.dtype
+    untrimmed = load_audio((x, SR), trim=False)
+    assert untrimmed.with_trimmed_end() is untrimmed.samples
 
 
 def test_trim_threshold_is_relative_to_the_peak():

@@ -13,6 +13,9 @@ Pitch
     stable pitch (detuned unison stacks, chorus, modulated effects), or when a harmonic sum over
     the average spectrum clearly prefers another f0, that harmonic-sum estimate is used
     (:func:`_harmonic_pitch`, :data:`HARMONIC_FALLBACK_SCORE`, :data:`HARMONIC_OVERRIDE_MARGIN`).
+    When neither is sure on its own, the note is still pitched when the median f0 of YIN's weakly
+    periodic frames and the harmonic-sum f0 agree within 50 cents (:data:`WEAK_APERIODICITY`).
+    The envelope and the pitch are read after a 10 Hz zero-phase DC blocker.
 
 Note length
     The render model is ``render(note, velocity, note_dur, render_dur)``: the key is held for
@@ -54,7 +57,7 @@ import numpy as np
 import scipy.fft
 from scipy.ndimage import median_filter, uniform_filter1d
 
-from synthmatch.audio._dsp import amp_to_db, frame_rms, frame_signal, resample
+from synthmatch.audio._dsp import amp_to_db, frame_rms, frame_signal, remove_dc, resample
 from synthmatch.errors import AudioError, EmptyAudioError, SilentAudioError
 
 __all__ = [
@@ -75,8 +78,9 @@ __all__ = [
 #: unchanged, since the detected note and note length decide how every method's preset is rendered
 #: (bump it with any change that moves results). 2: the earlier-step rule of the release detector;
 #: 3: the octave check's line grid (and the earlier-step rule's end guard); 4: a grid k octaves
-#: down needs k lines between f0's harmonics.
-ANALYSIS_REVISION = 4
+#: down needs k lines between f0's harmonics; 5: the envelope and the pitch are read after a DC
+#: blocker, and weak YIN and harmonic-sum estimates that agree make a note pitched.
+ANALYSIS_REVISION = 5
 
 #: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
 DEFAULT_VELOCITY = 100 / 127
@@ -93,6 +97,16 @@ HARMONIC_FALLBACK_SCORE = 0.2
 #: When YIN is stable but the harmonic-sum estimate scores this much higher than YIN's f0 (an
 #: octave or a fifth off, typically), the harmonic-sum estimate is taken.
 HARMONIC_OVERRIDE_MARGIN = 0.2
+#: Weak evidence that agrees: when neither YIN nor the harmonic sum is sure on its own (a detuned
+#: unison pair at a low note, heavy drive), the note is still pitched when the frames YIN finds
+#: at least weakly periodic (aperiodicity below :data:`WEAK_APERIODICITY`, at least
+#: :data:`WEAK_FRAMES` of the note) have a median f0 within :data:`AGREE_CENTS` of the
+#: harmonic-sum f0, and the harmonic sum scores at least :data:`AGREE_HARMONIC_SCORE`. Two
+#: independent estimates of a noise land that close by chance about once in a hundred.
+WEAK_APERIODICITY = 0.4
+WEAK_FRAMES = 0.2
+AGREE_CENTS = 50.0
+AGREE_HARMONIC_SCORE = 0.05
 #: Release-curve curvatures tried by the note-length refinement (see module docstring).
 RELEASE_CURVATURES = (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 
@@ -155,10 +169,12 @@ class NoteAnalysis:
     pitch_confidence : float
         Fraction (0..1) of the analysed frames that are voiced and agree with the pitch within
         100 cents (octave jumps of single frames count as agreeing).
-    pitch_method : {"yin", "harmonic", "none"}
+    pitch_method : {"yin", "harmonic", "agreement", "none"}
         ``"yin"`` when the frame-wise YIN track is stable; ``"harmonic"`` when it is not but the
         average spectrum is clearly harmonic (the harmonic-sum fallback), or when the harmonic sum
-        clearly prefers another f0 than YIN's; ``"none"`` when unpitched.
+        clearly prefers another f0 than YIN's; ``"agreement"`` when neither is sure but YIN's
+        weakly periodic frames and the harmonic sum agree (:data:`WEAK_APERIODICITY`);
+        ``"none"`` when unpitched.
     onset_s : float
         Time of the note's start in seconds: first sample within 50 dB of the peak.
     note_length_s : float
@@ -189,7 +205,7 @@ class NoteAnalysis:
     cents: float
     pitched: bool
     pitch_confidence: float
-    pitch_method: Literal["yin", "harmonic", "none"]
+    pitch_method: Literal["yin", "harmonic", "agreement", "none"]
     onset_s: float
     note_length_s: float
     note_length_method: Literal["release", "fade", "held"]
@@ -281,6 +297,15 @@ def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
     onset_idx = int(np.argmax(np.abs(x) >= peak * 10.0 ** (-_ONSET_DB / 20.0)))
     onset_s = onset_idx / sr
 
+    # The envelope and the pitch are read without DC: it is inaudible, and an offset that lasts
+    # only while the note sounds (an asymmetric waveform), or one that subtracting a clip's mean
+    # added to the silence around the note, would read as a level that never decays.
+    x = remove_dc(x, sr)
+    if np.max(np.abs(x)) < 1e-6:
+        raise SilentAudioError(
+            "the signal is a constant offset (DC) with no sound in it, so there is no note to analyse. "
+            "Hint: check the recording chain; the input may be disconnected."
+        )
     env_db, env_dt = _envelope_db(x, sr)
     body = env_db >= env_db.max() - 20.0
     loudness_db = float(amp_to_db(np.sqrt(np.mean(10.0 ** (env_db[body] / 10.0)))))
@@ -303,13 +328,17 @@ def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
     # A clip shorter than one YIN window (93 ms) has no complete frame to judge periodicity on.
     long_enough = len(x_pitch) >= _YIN_WINDOW + int(np.ceil(_PITCH_SR / FMIN_HZ)) + 1
     pitched = long_enough and f0 is not None and confidence >= PITCHED_CONFIDENCE
-    pitch_method: Literal["yin", "harmonic", "none"] = "yin" if pitched else "none"
+    pitch_method: Literal["yin", "harmonic", "agreement", "none"] = "yin" if pitched else "none"
     if long_enough:
         f0_h, harmonicity, yin_score = _harmonic_pitch(
             x_pitch, _PITCH_SR, start, max(stop, start + 0.3), reference=f0 if pitched else None
         )
         if not pitched and harmonicity >= HARMONIC_FALLBACK_SCORE:
             f0, pitched, pitch_method = f0_h, True, "harmonic"
+        elif not pitched and harmonicity >= AGREE_HARMONIC_SCORE:
+            f0_weak = _weakly_periodic_f0(track, region)
+            if f0_weak is not None and abs(1200.0 * np.log2(f0_weak / f0_h)) <= AGREE_CENTS:
+                f0, pitched, pitch_method = f0_weak, True, "agreement"
         elif pitched and yin_score is not None and harmonicity - yin_score > HARMONIC_OVERRIDE_MARGIN:
             f0, pitch_method = f0_h, "harmonic"
     midi_note: int | None = None
@@ -437,6 +466,20 @@ def _note_pitch(track: PitchTrack, region: np.ndarray, *, x_pitch: np.ndarray) -
     confidence = float(np.count_nonzero(dev <= 100.0)) / n_region
     f0 = _octave_check(x_pitch, _PITCH_SR, f0, frame_times=track.times_s[voiced])
     return f0, confidence
+
+
+def _weakly_periodic_f0(track: PitchTrack, region: np.ndarray) -> float | None:
+    """Median f0 (Hz) of the frames in ``region`` with aperiodicity below :data:`WEAK_APERIODICITY`,
+    or None when they are fewer than :data:`WEAK_FRAMES` of the region."""
+    weak = region & (track.aperiodicity < WEAK_APERIODICITY)
+    if not region.any() or np.count_nonzero(weak) < WEAK_FRAMES * np.count_nonzero(region):
+        return None
+    log_f = np.log2(track.f0_hz[weak])
+    f0 = float(2.0 ** np.median(log_f))
+    # most of them must agree (within 100 cents): the weak frames of a noise scatter
+    if np.mean(np.abs(1200.0 * (log_f - np.log2(f0))) <= 100.0) < 0.5:
+        return None
+    return f0
 
 
 def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray) -> float:

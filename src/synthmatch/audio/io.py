@@ -94,6 +94,9 @@ class LoadedAudio:
         Duration of ``samples`` in seconds.
     trimmed_start_s : float
         Seconds removed from the start of the source by trimming (0.0 when ``trim=False``).
+    trimmed_end_s : float
+        Seconds removed from the end of the source by trimming (0.0 when ``trim=False``); that
+        audio was quieter than the trim threshold (see :meth:`with_trimmed_end`).
     clipped_fraction : float
         Fraction (0..1) of source samples, over all channels, that sit at full scale in runs of
         ``CLIP_MIN_RUN`` or more.
@@ -110,6 +113,18 @@ class LoadedAudio:
     trimmed_start_s: float
     clipped_fraction: float
     warnings: tuple[str, ...]
+    trimmed_end_s: float = 0.0
+
+    def with_trimmed_end(self) -> np.ndarray:
+        """``samples`` followed by as much silence as trimming removed from the end of the source.
+
+        For analyses that read how a sound ends (the release detector ignores a clip's last 50 ms
+        and measures falls over 0.4 s): the trimmed tail was below the trim threshold, so zeros
+        stand in for it, and a sound that faded out inside the source still fades out inside the
+        clip instead of at its edge.
+        """
+        n = round(self.trimmed_end_s * self.sample_rate)
+        return np.concatenate([self.samples, np.zeros(n, dtype=self.samples.dtype)]) if n else self.samples
 
 
 def load_audio(
@@ -228,7 +243,7 @@ def load_audio(
     if peak_db < _QUIET_DB:
         warnings.append(f"level: the peak is only {peak_db:.1f} dBFS; noise may dominate the analysis.")
 
-    start = 0
+    start, n_source = 0, len(mono)
     if trim:
         threshold = peak * 10.0 ** (-trim_db / 20.0)
         loud = np.flatnonzero(np.abs(mono) >= threshold)
@@ -252,6 +267,7 @@ def load_audio(
         trimmed_start_s=start / float(orig_sr),
         clipped_fraction=float(clipped),
         warnings=tuple(warnings),
+        trimmed_end_s=(n_source - start - len(mono)) / float(orig_sr),
     )
 
 
