@@ -100,7 +100,8 @@ HARMONIC_OVERRIDE_MARGIN = 0.2
 #: Weak evidence that agrees: when neither YIN nor the harmonic sum is sure on its own (a detuned
 #: unison pair at a low note, heavy drive), the note is still pitched when the frames YIN finds
 #: at least weakly periodic (aperiodicity below :data:`WEAK_APERIODICITY`, at least
-#: :data:`WEAK_FRAMES` of the note) have a median f0 within :data:`AGREE_CENTS` of the
+#: :data:`WEAK_FRAMES` of the note, half of them within 100 cents of it or of its octaves) have a
+#: median f0 within :data:`AGREE_CENTS` of the
 #: harmonic-sum f0, and the harmonic sum scores at least :data:`AGREE_HARMONIC_SCORE`. Two
 #: independent estimates of a noise land that close by chance about once in a hundred.
 WEAK_APERIODICITY = 0.4
@@ -461,23 +462,28 @@ def _note_pitch(track: PitchTrack, region: np.ndarray, *, x_pitch: np.ndarray) -
     log_f = np.log2(track.f0_hz[voiced])
     f0 = float(2.0 ** np.median(log_f))
     # Agreement within 100 cents, allowing single-frame octave jumps (YIN's typical error).
-    dev = 1200.0 * (log_f - np.log2(f0))
-    dev = np.min(np.abs(dev[:, None] - np.array([-1200.0, 0.0, 1200.0])[None, :]), axis=1)
-    confidence = float(np.count_nonzero(dev <= 100.0)) / n_region
+    confidence = float(np.count_nonzero(_cents_from(log_f, f0) <= 100.0)) / n_region
     f0 = _octave_check(x_pitch, _PITCH_SR, f0, frame_times=track.times_s[voiced])
     return f0, confidence
 
 
+def _cents_from(log_f: np.ndarray, f0: float) -> np.ndarray:
+    """Distance in cents of each frame's f0 (``log_f`` = log2 Hz) from f0, f0/2 or 2·f0, the nearest."""
+    dev = 1200.0 * (log_f - np.log2(f0))
+    return np.min(np.abs(dev[:, None] - np.array([-1200.0, 0.0, 1200.0])[None, :]), axis=1)
+
+
 def _weakly_periodic_f0(track: PitchTrack, region: np.ndarray) -> float | None:
     """Median f0 (Hz) of the frames in ``region`` with aperiodicity below :data:`WEAK_APERIODICITY`,
-    or None when they are fewer than :data:`WEAK_FRAMES` of the region."""
+    or None when they are fewer than :data:`WEAK_FRAMES` of the region or fewer than half of them
+    are within 100 cents of it (or of its octaves)."""
     weak = region & (track.aperiodicity < WEAK_APERIODICITY)
     if not region.any() or np.count_nonzero(weak) < WEAK_FRAMES * np.count_nonzero(region):
         return None
     log_f = np.log2(track.f0_hz[weak])
     f0 = float(2.0 ** np.median(log_f))
-    # most of them must agree (within 100 cents): the weak frames of a noise scatter
-    if np.mean(np.abs(1200.0 * (log_f - np.log2(f0))) <= 100.0) < 0.5:
+    # most of them must agree (within 100 cents, octave jumps allowed): a noise's scatter
+    if np.mean(_cents_from(log_f, f0) <= 100.0) < 0.5:
         return None
     return f0
 
