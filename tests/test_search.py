@@ -275,6 +275,31 @@ def test_an_in_tune_candidate_takes_the_last_start_when_no_start_is_in_tune():
     ]  # none in tune
 
 
+def test_pitch_memo_measures_each_render_once(monkeypatch):
+    import importlib
+
+    sm = importlib.import_module("synthmatch.search.match")  # the package exports a match() too
+
+    sr = 44100
+    t = np.arange(int(0.5 * sr)) / sr
+    a = (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    b = a.copy()  # same content, another render
+    calls = []
+    real = sm.candidate_f0
+    monkeypatch.setattr(sm, "candidate_f0", lambda audio, rate: calls.append(id(audio)) or real(audio, rate))
+    memo = sm.PitchMemo(sr)
+    assert memo(a) == pytest.approx(220.0, rel=0.002)
+    assert memo(a) == memo(a) and memo(b) == memo(a)
+    assert calls == [id(a), id(b)]  # once per array, whatever the number of questions
+    # the objective's pitch term and the helpers share one memo
+    probe = Probe(note=57, velocity=0.8, note_seconds=0.4, render_seconds=0.5)
+    score = sm.make_score(a, probe, target_f0=220.0, f0_of=memo)
+    calls.clear()
+    score(a)
+    sm._with_an_in_tune_start([Evaluation(Preset.init(), 1.0, a, "a")], [], 220.0, sr, f0_of=memo)
+    assert calls == []
+
+
 def test_match_reports_the_trimmed_lead_so_the_release_maps_back_to_the_clip(tiny_library, render_pool):
     from synthmatch.audio.analysis import analyze
 

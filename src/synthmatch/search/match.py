@@ -89,9 +89,33 @@ def candidate_f0(audio: np.ndarray, sample_rate: int) -> float | None:
     return float(np.median(f0)) if len(f0) else None
 
 
+class PitchMemo:
+    """:func:`candidate_f0` of each candidate render, measured once.
+
+    One match reads a render's f0 up to three times (the objective's pitch term, pitch alignment,
+    the in-tune check), each a YIN pass of tens of ms. The memo is keyed by the array object and
+    holds a reference to it, so an id is never reused while its entry lives; keep one per match.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self._seen: dict[int, tuple[np.ndarray, float | None]] = {}
+
+    def __call__(self, audio: np.ndarray) -> float | None:
+        hit = self._seen.get(id(audio))
+        if hit is not None and hit[0] is audio:
+            return hit[1]
+        f0 = candidate_f0(audio, self.sample_rate)
+        self._seen[id(audio)] = (audio, f0)
+        return f0
+
+
 def pitch_penalty(audio: np.ndarray, sample_rate: int, target_f0: float) -> float:
     """The pitch term of the search objective (dB) for a candidate render."""
-    f0 = candidate_f0(audio, sample_rate)
+    return _pitch_term(candidate_f0(audio, sample_rate), target_f0)
+
+
+def _pitch_term(f0: float | None, target_f0: float) -> float:
     semis = (
         PITCH_PENALTY_CAP_SEMITONES
         if f0 is None
@@ -100,21 +124,28 @@ def pitch_penalty(audio: np.ndarray, sample_rate: int, target_f0: float) -> floa
     return PITCH_PENALTY_DB_PER_SEMITONE * semis
 
 
-def pitch_aligned(evals: list[Evaluation], target_f0: float, sample_rate: int) -> list[tuple[Preset, str]]:
+def pitch_aligned(
+    evals: list[Evaluation],
+    target_f0: float,
+    sample_rate: int,
+    *,
+    f0_of: Callable[[np.ndarray], float | None] | None = None,
+) -> list[tuple[Preset, str]]:
     """Retuned copies of the candidates whose renders sound off ``target_f0``.
 
     Returns (preset with ``voice_transpose`` + ``voice_tune`` moved by the measured offset, origin)
     for every evaluation whose render's f0 is at least :data:`ALIGN_MIN_CENTS` off the target; the
     whole semitones go to ``voice_transpose`` (kept within its range) and the rest, within ±0.5
-    semitone, to ``voice_tune``.
+    semitone, to ``voice_tune``. ``f0_of`` measures a render's f0 (default :func:`candidate_f0`).
     """
+    f0_of = f0_of or (lambda audio: candidate_f0(audio, sample_rate))
     space = default_space()
     tr, tune = space["voice_transpose"], space["voice_tune"]
     out = []
     for e in evals:
         if e.audio is None or not math.isfinite(e.score):
             continue
-        f0 = candidate_f0(e.audio, sample_rate)
+        f0 = f0_of(e.audio)
         if f0 is None:
             continue
         semis = 12.0 * math.log2(target_f0 / f0)
@@ -212,17 +243,29 @@ def target_f0_of(analysis: Any) -> float | None:
     return analysis.f0_hz if (analysis.pitched and analysis.f0_hz) else None
 
 
-def make_score(target: np.ndarray, probe: Probe, *, target_f0: float | None) -> Callable[[np.ndarray], float]:
+def make_score(
+    target: np.ndarray,
+    probe: Probe,
+    *,
+    target_f0: float | None,
+    f0_of: Callable[[np.ndarray], float | None] | None = None,
+) -> Callable[[np.ndarray], float]:
     """The search objective against ``target`` (lower is better): MSS-mel, plus the pitch term
-    (:data:`PITCH_PENALTY_DB_PER_SEMITONE`) when the target is pitched (``target_f0`` in Hz)."""
+    (:data:`PITCH_PENALTY_DB_PER_SEMITONE`) when the target is pitched (``target_f0`` in Hz).
+    ``f0_of`` measures a render's f0 (a :class:`PitchMemo` shares it with the other steps); a
+    render of another length than the probe's is measured as fitted to it, without the memo."""
     from synthmatch.metrics import mss_mel_prepared, prepare_mss_mel
 
     prepared = prepare_mss_mel(_fit(target, probe.n_samples), probe.sample_rate)
+    f0_of = f0_of or PitchMemo(probe.sample_rate)
 
     def score(y: np.ndarray) -> float:
-        y = _fit(y, probe.n_samples)
-        s = mss_mel_prepared(prepared, y)
-        return s + (pitch_penalty(y, probe.sample_rate, target_f0) if target_f0 else 0.0)
+        fitted = _fit(y, probe.n_samples)
+        s = mss_mel_prepared(prepared, fitted)
+        if not target_f0:
+            return s
+        f0 = f0_of(y) if len(y) == probe.n_samples else candidate_f0(fitted, probe.sample_rate)
+        return s + _pitch_term(f0, target_f0)
 
     return score
 
@@ -254,14 +297,20 @@ def _distinct(evals: list[Evaluation], k: int, *, min_param_dist: float = 0.05) 
 
 
 def _with_an_in_tune_start(
-    ranked: list[Evaluation], evals: list[Evaluation], target_f0: float, sample_rate: int
+    ranked: list[Evaluation],
+    evals: list[Evaluation],
+    target_f0: float,
+    sample_rate: int,
+    *,
+    f0_of: Callable[[np.ndarray], float | None] | None = None,
 ) -> list[Evaluation]:
     """``ranked`` with its last start replaced by the best in-tune candidate when none of them is in tune."""
+    f0_of = f0_of or (lambda audio: candidate_f0(audio, sample_rate))
 
     def in_tune(e: Evaluation) -> bool:
         if e.audio is None or not math.isfinite(e.score):
             return False
-        f0 = candidate_f0(e.audio, sample_rate)
+        f0 = f0_of(e.audio)
         return f0 is not None and abs(1200.0 * math.log2(f0 / target_f0)) <= IN_TUNE_CENTS
 
     if any(in_tune(e) for e in ranked):
@@ -350,7 +399,8 @@ class Matcher:
         budget_obj = Budget(max_renders=budget, max_seconds=seconds)
         total = budget if budget is not None else 0
         target_f0 = target_f0_of(an)
-        score = make_score(target, probe, target_f0=target_f0)
+        f0_of = PitchMemo(sr)
+        score = make_score(target, probe, target_f0=target_f0, f0_of=f0_of)
         objective = Objective(score=score, pool=self.pool, probe=probe, progress=progress, total=total)
         interrupted = False
         try:
@@ -363,7 +413,7 @@ class Matcher:
             aligned = []
             if target_f0 and align_pitch:
                 best_first = sorted((e for e in evals if math.isfinite(e.score)), key=lambda e: e.score)
-                aligned = pitch_aligned(best_first[:ALIGN_TOP], target_f0, sr)
+                aligned = pitch_aligned(best_first[:ALIGN_TOP], target_f0, sr, f0_of=f0_of)
             if aligned:
                 evals += objective.evaluate_presets(
                     [p for p, _ in aligned], budget_obj, origins=[o for _, o in aligned]
@@ -372,7 +422,7 @@ class Matcher:
             t3 = time.monotonic()
             ranked = _distinct(evals, starts)
             if target_f0 and len(ranked) >= 2:
-                ranked = _with_an_in_tune_start(ranked, evals, target_f0, sr)
+                ranked = _with_an_in_tune_start(ranked, evals, target_f0, sr, f0_of=f0_of)
             n_starts = max(1, len(ranked))
             for j, ev in enumerate(ranked):
                 share = (
