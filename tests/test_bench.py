@@ -188,6 +188,41 @@ def test_release_audibility_renders_the_item_with_the_key_moved(render_pool):
     assert release_audibility(items, render_pool) == [True, False, None]
 
 
+def test_pitch_truth_uses_the_period_of_each_waveform():
+    from synthmatch.bench.protocol import pitch_truth
+
+    init = Preset.init()
+    # a frame that repeats 3 times per cycle sounds a twelfth up, 2 times an octave up
+    assert pitch_truth(init, 48, {1: 3}) == (67, "ok")
+    assert pitch_truth(init, 48, {1: 2}) == (60, "ok")
+    assert pitch_truth(init, 48, {}) == pitch_truth(init, 48) == (48, "ok")
+    # with an octave-up oscillator beside it: fundamentals 3 and 2 (in units of the note) repeat at 1
+    pair = init.with_values(osc_2_on=1, osc_2_level=0.9, osc_2_transpose=12)
+    assert pitch_truth(pair, 48, {1: 3}) == (48, "ok")
+    assert pitch_truth(pair, 48, {1: 4}) == (60, "ok")  # 4 and 2: the octave-up one sets the period
+
+
+def test_waveform_multiples_finds_frames_that_repeat_within_a_cycle(render_pool):
+    from synthmatch.bench.protocol import Item, waveform_multiples
+    from synthmatch.vital.wavetables import FRAME_SIZE, basic_frame, wavetable_from_frames
+
+    t = np.arange(FRAME_SIZE) / FRAME_SIZE
+    thirds = (
+        np.sin(2 * np.pi * 3 * t) + 0.5 * np.sin(2 * np.pi * 9 * t) + 0.3 * np.sin(2 * np.pi * 15 * t)
+    ) / 1.8
+    probe = Probe(note=48, note_seconds=0.5, render_seconds=1.0)
+    saw = Preset.init().with_values(osc_1_random_phase=0.0)
+    saw.wavetables[0] = wavetable_from_frames(basic_frame("saw")[None])
+    every_third = saw.copy()
+    every_third.wavetables[0] = wavetable_from_frames(thirds[None].astype(np.float32))
+    chord = saw.with_values(osc_2_on=1, osc_2_level=0.9, osc_2_transpose=7)  # no single pitch
+    presets = [saw, every_third, chord]
+    outs = render_pool.render(presets, [probe] * 3)
+    items = [Item(f"i{k}", o.mono, 44100, probe, p) for k, (p, o) in enumerate(zip(presets, outs))]
+    items.append(Item("ood", outs[0].mono, 44100, None, None))
+    assert waveform_multiples(items, render_pool) == [{}, {1: 3}, None, None]
+
+
 def test_id_rand_development_seed_is_reported_apart_from_the_evaluation_suite(tiny_lib, tmp_path):
     from synthmatch.bench.protocol import ID_RAND_SEED, rand_suite_label
 

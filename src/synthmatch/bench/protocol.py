@@ -52,6 +52,7 @@ class Item:
     probe: Probe | None = None
     preset: Preset | None = None
     release_audible: bool | None = None  # see release_audibility()
+    waveform_multiples: dict[int, int] | None = None  # see waveform_multiples()
 
 
 #: Sounding notes outside this range (C1-C8) are not scored for pitch: below C1 a one-shot is a
@@ -75,7 +76,7 @@ _LFO_SYNC_KEYTRACK = 4  # lfo_N_sync option "Keytrack"
 _UNISON_CONTROLS = ("unison_detune", "detune_range")
 
 
-def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
+def pitch_truth(preset: Preset, note: int, multiples: dict[int, int] | None = None) -> tuple[int | None, str]:
     """The MIDI note a preset sounds when ``note`` is played, when it has a single one.
 
     Read from the parameters, never from audio. The audible sources are the oscillators (and the
@@ -93,16 +94,20 @@ def pitch_truth(preset: Preset, note: int) -> tuple[int | None, str]:
     move by the sum of its connections' amounts: the answer must be the same at every corner of
     those ranges (each modulated level at its lowest or highest; corners where all is silent do
     not count), else the item is ``"level modulated"``.
+    ``multiples`` (from :func:`waveform_multiples`) says, per oscillator, how many times its
+    waveform repeats within one cycle of its wavetable frame (a frame holding only every third
+    harmonic sounds a twelfth above the note): the period of the mix is then the greatest common
+    divisor of the oscillators' fundamentals. Without it every frame counts as one cycle.
     Returns (note or None, reason), the reason being ``"ok"`` or why the item has no single pitch.
     """
     spread: dict[str, float] = {}
     for m in preset.modulations:
         if m.audible and m.destination in _SOURCE_LEVELS:
             spread[m.destination] = spread.get(m.destination, 0.0) + abs(m.amount)
-    static = _pitch_truth_at(preset, note, {})
+    static = _pitch_truth_at(preset, note, {}, multiples)
     for corner in itertools.product((-1.0, 1.0), repeat=len(spread)):
         shift = {name: sign * amount for sign, (name, amount) in zip(corner, spread.items())}
-        at = _pitch_truth_at(preset, note, shift)
+        at = _pitch_truth_at(preset, note, shift, multiples)
         # a corner where every source is silent has no pitch to disagree with
         if at != static and at[1] != "silent":
             return None, "level modulated"
@@ -117,20 +122,34 @@ def _keytracked_lfo(source: str, values: dict[str, float]) -> int | None:
     return int(num) if round(values.get(f"lfo_{num}_sync", 1.0)) == _LFO_SYNC_KEYTRACK else None
 
 
-def _pitch_truth_at(preset: Preset, note: int, shift: dict[str, float]) -> tuple[int | None, str]:
-    """:func:`pitch_truth` with the source levels moved by ``shift`` (clipped to [0, 1])."""
-    v = preset.values
+def _source_powers(values: dict[str, float], shift: dict[str, float]) -> dict[int, float]:
+    """Power (level squared) of each switched-on source: oscillators 1-3, and 0 for the sample."""
 
     def level(src: str) -> float:
-        return min(1.0, max(0.0, v.get(f"{src}_level", 0.0) + shift.get(f"{src}_level", 0.0)))
+        return min(1.0, max(0.0, values.get(f"{src}_level", 0.0) + shift.get(f"{src}_level", 0.0)))
 
-    amp = {k: level(f"osc_{k}") ** 2 for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5}
-    if v.get("sample_on", 0.0) >= 0.5:
+    amp = {k: level(f"osc_{k}") ** 2 for k in (1, 2, 3) if values.get(f"osc_{k}_on", 0.0) >= 0.5}
+    if values.get("sample_on", 0.0) >= 0.5:
         amp[0] = level("sample") ** 2
+    return amp
+
+
+def _audible(amp: dict[int, float]) -> list[int]:
+    """The sources within 20 dB of the loudest (levels are quadratic: power 0.1 of the top)."""
+    top = max(amp.values(), default=0.0)
+    return [k for k, a in amp.items() if top > 0.0 and a >= 0.1 * top]
+
+
+def _pitch_truth_at(
+    preset: Preset, note: int, shift: dict[str, float], multiples: dict[int, int] | None = None
+) -> tuple[int | None, str]:
+    """:func:`pitch_truth` with the source levels moved by ``shift`` (clipped to [0, 1])."""
+    v = preset.values
+    amp = _source_powers(v, shift)
     top = max(amp.values(), default=0.0)
     if top <= 0.0:
         return None, "silent"
-    audible = [k for k, a in amp.items() if a >= 0.1 * top]
+    audible = _audible(amp)
     if 0 in audible:
         return None, "sample"
     modulated = {m.destination for m in preset.modulations if m.amount != 0.0}
@@ -184,6 +203,10 @@ def _pitch_truth_at(preset: Preset, note: int, shift: dict[str, float]) -> tuple
     low = [k for k in audible if semis[k] - lowest < 0.5]
     if not low or max(amp[k] for k in low) < 10 ** (-12 / 20) * top:
         return None, "octave ambiguous"
+    # each audible oscillator's fundamental in units of the lowest nominal pitch: octaves apart,
+    # times how often its waveform repeats within a frame; the mix repeats at their gcd
+    ints = [(multiples or {}).get(k, 1) * 2 ** round((semis[k] - lowest) / 12.0) for k in audible]
+    lowest += 12.0 * math.log2(math.gcd(*ints))
     out = round(note + v.get("voice_transpose", 0.0) + v.get("voice_tune", 0.0) + lowest)
     if not PITCH_TRUTH_RANGE[0] <= out <= PITCH_TRUTH_RANGE[1]:
         return None, "outside C1-C8"
@@ -235,6 +258,97 @@ def release_audibility(items: list[Item], pool: RenderPool) -> list[bool | None]
     return audible
 
 
+#: The most cycles per wavetable frame :func:`waveform_multiples` looks for.
+WAVEFORM_MAX_MULTIPLE = 16
+_ISOLATE_OFF = (
+    "chorus_on", "compressor_on", "delay_on", "distortion_on", "eq_on", "flanger_on", "phaser_on",
+    "reverb_on", "filter_1_on", "filter_2_on", "filter_fx_on", "sample_on",
+)  # fmt: skip
+
+
+def waveform_multiples(items: list[Item], pool: RenderPool) -> list[dict[int, int] | None]:
+    """How many times each audible oscillator's waveform repeats within one cycle of its frame.
+
+    A wavetable frame is one cycle at the note's pitch, but its content may repeat inside it (a
+    frame made of only every third harmonic, a frame cut from audio holding several periods): the
+    oscillator then sounds that many times higher, and :func:`pitch_truth` needs it to find the
+    period of the mix. Read by rendering the item's preset with that oscillator alone (the other
+    sources, filters and effects off, one unison voice, full level; its own wavetable, spectral
+    morph, distortion and modulations kept) at the item's probe: the multiple is the largest m up
+    to :data:`WAVEFORM_MAX_MULTIPLE` such that every strong spectral line (within 25 dB of the
+    strongest, 10 dB above its surroundings) is within 3% (plus one FFT bin) of a multiple of m
+    times the oscillator's nominal pitch, in the loudest 0.37 s of the render. Oscillators whose
+    distortion reads another one (FM, RM, sync from it) count as 1, since alone they sound
+    different. None for items without a single pitch.
+    """
+    from synthmatch.audio.analysis import midi_to_hz
+
+    jobs: list[tuple[int, int, float]] = []
+    presets, probes = [], []
+    for i, it in enumerate(items):
+        if it.preset is None or it.probe is None or pitch_truth(it.preset, it.probe.note)[1] != "ok":
+            continue
+        v = it.preset.values
+        for k in _audible(_source_powers(v, {})):
+            if osc_read_by(k, v.get(f"osc_{k}_distortion_type", 0.0)) is not None:
+                continue
+            off = {name: 0.0 for name in _ISOLATE_OFF}
+            off.update({f"osc_{j}_on": 0.0 for j in (1, 2, 3) if j != k})
+            presets.append(
+                it.preset.with_values(**off, **{f"osc_{k}_unison_voices": 1.0, f"osc_{k}_level": 1.0})
+            )
+            # the loudest 0.37 s is all that is read: no need to render the whole tail
+            probes.append(
+                dataclasses.replace(
+                    it.probe, render_seconds=min(it.probe.render_seconds, it.probe.note_seconds + 0.5)
+                )
+            )
+            semis = v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0)
+            pitch = it.probe.note + v.get("voice_transpose", 0.0) + v.get("voice_tune", 0.0) + semis
+            jobs.append((i, k, midi_to_hz(pitch)))
+    out: list[dict[int, int] | None] = [
+        {} if it.preset is not None and it.probe is not None and pitch_truth(it.preset, it.probe.note)[1] == "ok"
+        else None
+        for it in items
+    ]  # fmt: skip
+    for (i, k, f_nominal), res in zip(jobs, pool.render(presets, probes)):
+        m = _frame_multiple(res.mono, items[i].sample_rate, f_nominal) if res.ok else 1
+        if m > 1 and out[i] is not None:
+            out[i][k] = m  # type: ignore[index]
+    return out
+
+
+def _frame_multiple(audio: np.ndarray, sample_rate: int, f_nominal: float) -> int:
+    """The largest m (1..WAVEFORM_MAX_MULTIPLE) whose grid m·f_nominal holds every strong line."""
+    import scipy.fft
+
+    from synthmatch.audio.analysis import _spectral_lines
+
+    n = 16384
+    x = np.asarray(audio, dtype=np.float64)
+    if len(x) < n:
+        x = np.pad(x, (0, n - len(x)))
+    hop = n // 4
+    starts = np.arange(0, len(x) - n + 1, hop)
+    energy = [float(np.sum(x[a : a + n] ** 2)) for a in starts]
+    seg = x[starts[int(np.argmax(energy))] :][:n]
+    spec = np.abs(scipy.fft.rfft(seg * np.hanning(n)))
+    if spec.max() <= 0:
+        return 1
+    bin_hz = sample_rate / n
+    lines = _spectral_lines(spec, bin_hz, floor_width_hz=max(f_nominal / 2.0, 20.0))
+    lines = lines[lines > 0.5 * f_nominal]
+    if not len(lines):
+        return 1
+    best = 1
+    for m in range(2, WAVEFORM_MAX_MULTIPLE + 1):
+        g = m * f_nominal
+        k = np.round(lines / g)
+        if np.all(k >= 1) and np.all(np.abs(lines - g * k) <= 0.03 * g + bin_hz):
+            best = m
+    return best
+
+
 # ---------------------------------------------------------------------------------------
 # Suites.
 # ---------------------------------------------------------------------------------------
@@ -247,6 +361,8 @@ def _render_items(
             items.append(Item(name, out.mono, pr.sample_rate, pr, p))
     for it, audible in zip(items, release_audibility(items, pool)):
         it.release_audible = audible
+    for it, multiples in zip(items, waveform_multiples(items, pool)):
+        it.waveform_multiples = multiples
     return items
 
 
@@ -509,7 +625,7 @@ class AttemptLog:
 def _analysis_record(it: Item, a: Attempt) -> dict[str, Any]:
     """What the analysis found on one item against its truth (the played note for audio-only items)."""
     if it.preset is not None and it.probe is not None:
-        truth, reason = pitch_truth(it.preset, it.probe.note)
+        truth, reason = pitch_truth(it.preset, it.probe.note, it.waveform_multiples)
         true_s: float | None = it.probe.note_seconds
     else:
         truth, reason, true_s = (it.probe.note if it.probe else None), None, None
