@@ -283,10 +283,15 @@ def waveform_multiples(items: list[Item], pool: RenderPool) -> list[dict[int, in
     """
     from synthmatch.audio.analysis import midi_to_hz
 
-    jobs: list[tuple[int, int, float]] = []
+    single = [
+        it.preset is not None and it.probe is not None and pitch_truth(it.preset, it.probe.note)[1] == "ok"
+        for it in items
+    ]
+    out: list[dict[int, int] | None] = [{} if ok else None for ok in single]
+    jobs: list[tuple[dict[int, int], int, int, float]] = []
     presets, probes = [], []
-    for i, it in enumerate(items):
-        if it.preset is None or it.probe is None or pitch_truth(it.preset, it.probe.note)[1] != "ok":
+    for it, found in zip(items, out):
+        if found is None or it.preset is None or it.probe is None:
             continue
         v = it.preset.values
         for k in _audible(_source_powers(v, {})):
@@ -303,18 +308,14 @@ def waveform_multiples(items: list[Item], pool: RenderPool) -> list[dict[int, in
                     it.probe, render_seconds=min(it.probe.render_seconds, it.probe.note_seconds + 0.5)
                 )
             )
-            semis = v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0)
+            drop = _STACK_DROP_SEMIS.get(round(v.get(f"osc_{k}_stack_style", 0.0)), 0.0)
+            semis = v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0) + drop
             pitch = it.probe.note + v.get("voice_transpose", 0.0) + v.get("voice_tune", 0.0) + semis
-            jobs.append((i, k, midi_to_hz(pitch)))
-    out: list[dict[int, int] | None] = [
-        {} if it.preset is not None and it.probe is not None and pitch_truth(it.preset, it.probe.note)[1] == "ok"
-        else None
-        for it in items
-    ]  # fmt: skip
-    for (i, k, f_nominal), res in zip(jobs, pool.render(presets, probes)):
-        m = _frame_multiple(res.mono, items[i].sample_rate, f_nominal) if res.ok else 1
-        if m > 1 and out[i] is not None:
-            out[i][k] = m  # type: ignore[index]
+            jobs.append((found, k, it.sample_rate, midi_to_hz(pitch)))
+    for (found, k, sr, f_nominal), res in zip(jobs, pool.render(presets, probes)):
+        m = _frame_multiple(res.mono, sr, f_nominal) if res.ok else 1
+        if m > 1:
+            found[k] = m
     return out
 
 
