@@ -134,6 +134,17 @@ def _source_powers(values: dict[str, float], shift: dict[str, float]) -> dict[in
     return amp
 
 
+def _osc_semis(values: dict[str, float], k: int) -> float:
+    """Oscillator ``k``'s pitch in semitones from the played note (voice transpose aside): its
+    transpose and tune, and a Center Drop stack's drop."""
+    stack = round(values.get(f"osc_{k}_stack_style", 0.0))
+    return (
+        values.get(f"osc_{k}_transpose", 0.0)
+        + values.get(f"osc_{k}_tune", 0.0)
+        + _STACK_DROP_SEMIS.get(stack, 0.0)
+    )
+
+
 def _audible(amp: dict[int, float]) -> list[int]:
     """The sources within 20 dB of the loudest (levels are quadratic: power 0.1 of the top)."""
     top = max(amp.values(), default=0.0)
@@ -182,9 +193,7 @@ def _pitch_truth_at(
         stack = round(v.get(f"osc_{k}_stack_style", 0.0))
         if stack in _STACK_CHORDS and voices >= 3:
             return None, "chord"
-        semis[k] = (
-            v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0) + _STACK_DROP_SEMIS.get(stack, 0.0)
-        )
+        semis[k] = _osc_semis(v, k)
     # A keytracked LFO runs at audio rate, at the note plus its own transpose: whatever it
     # modulates, its period joins the mix's. When it is lower than every oscillator, how far it
     # pulls the period down depends on the modulation depth: no single pitch to score then.
@@ -308,9 +317,9 @@ def waveform_multiples(items: list[Item], pool: RenderPool) -> list[dict[int, in
                     it.probe, render_seconds=min(it.probe.render_seconds, it.probe.note_seconds + 0.5)
                 )
             )
-            drop = _STACK_DROP_SEMIS.get(round(v.get(f"osc_{k}_stack_style", 0.0)), 0.0)
-            semis = v.get(f"osc_{k}_transpose", 0.0) + v.get(f"osc_{k}_tune", 0.0) + drop
-            pitch = it.probe.note + v.get("voice_transpose", 0.0) + v.get("voice_tune", 0.0) + semis
+            pitch = (
+                it.probe.note + v.get("voice_transpose", 0.0) + v.get("voice_tune", 0.0) + _osc_semis(v, k)
+            )
             jobs.append((found, k, it.sample_rate, midi_to_hz(pitch)))
     for (found, k, sr, f_nominal), res in zip(jobs, pool.render(presets, probes)):
         m = _frame_multiple(res.mono, sr, f_nominal) if res.ok else 1
