@@ -249,6 +249,17 @@ def test_release_point_within_50_ms(freq, curve):
     assert np.median(errors) <= 0.020
 
 
+@pytest.mark.parametrize("note_s", [0.6, 1.0])
+@pytest.mark.parametrize("release", [0.1, 0.3])
+def test_key_up_during_a_decay_is_where_the_fall_speeds_up(note_s, release):
+    """Released while still decaying (about 18 dB/s here): the release is not the decay's start."""
+    x = _carrier(220.0)
+    env = _adsr(len(x), attack=0.01, decay=1.5, sustain=0.05, note_s=note_s, release=release, curve="vital")
+    a = analyze((0.5 * x * env).astype(np.float32), SR)
+    assert a.note_length_method == "release"
+    assert abs(a.onset_s + a.note_length_s - note_s) <= 0.05
+
+
 def test_release_with_unison_beating_median_within_50_ms():
     """Detuned unison makes the sustain wobble; the median error must still be within 50 ms."""
     x = _tone(110.0, 3.0, detune_cents=(-7.0, 0.0, 6.0))

@@ -24,18 +24,13 @@ Note length
     (dips that recover later do not count as falls):
 
     1. the release is the largest fall of ``M`` over 400 ms; its steepest 150 ms is the anchor;
-    2. from the anchor, walk back while the (30 ms smoothed) envelope falls faster than
-       min(25% of the anchor's slope, 15 dB/s); if the level 100-300 ms before that point was
-       still more than 3 dB higher (a slow stretch of a curved release, or unison beating), jump
-       back to the last time it was that high (at most 3 times): this is the knee;
-    3. refine: fit the times at which the fall crosses 3-12 dB below the sustain level (the median
-       level in the 100 ms before the knee) with Vital-style release curves, amplitude
-       ``(1 - s_p(u))**2`` with ``s_p(u) = (exp(p u) - 1) / (exp(p) - 1)``, ``u = (t - T) / R``,
-       for curvatures ``p`` in :data:`RELEASE_CURVATURES` (``p = -2`` is Vital's default; large
-       negative ``p`` is an exponential decay); the fitted start ``T`` (within 150 ms of the knee)
-       is the release point;
-    4. an earlier clear step down (4 dB within 100 ms, after 200 ms within 1.5 dB of steady,
-       from 200 ms after the loudest frame) at least 100 ms before that point is taken instead:
+    2. from the steepest point of the (30 ms smoothed) envelope inside the anchor, walk back while
+       it falls faster than min(25% of the anchor's slope, 15 dB/s) and at least half as fast as
+       over the 50 ms after: the key-up of a note still in its decay is where the fall speeds up,
+       so the walk stops there instead of running back up the decay; this is the knee, and the
+       release point is half an envelope frame after it (a centred frame falls that early);
+    3. an earlier clear step down (4 dB within 100 ms, after 200 ms within 1.5 dB of steady,
+       from 200 ms after the loudest frame) at least 100 ms before the knee is taken instead:
        the first thing a key-up changes, where a delay's echoes fall later and often further
        than the dry note.
 
@@ -49,7 +44,6 @@ Note length
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,8 +73,9 @@ __all__ = [
 #: (bump it with any change that moves results). 2: the earlier-step rule of the release detector;
 #: 3: the octave check's line grid (and the earlier-step rule's end guard); 4: a grid k octaves
 #: down needs k lines between f0's harmonics; 5: the envelope and the pitch are read after a DC
-#: blocker, and weak YIN and harmonic-sum estimates that agree make a note pitched.
-ANALYSIS_REVISION = 5
+#: blocker, and weak YIN and harmonic-sum estimates that agree make a note pitched; 6: the release
+#: walk starts at the anchor's steepest point and stops where the fall speeds up (no curve fit).
+ANALYSIS_REVISION = 6
 
 #: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
 DEFAULT_VELOCITY = 100 / 127
@@ -109,8 +104,6 @@ WEAK_APERIODICITY = 0.4
 WEAK_FRAMES = 0.2
 AGREE_CENTS = 50.0
 AGREE_HARMONIC_SCORE = 0.05
-#: Release-curve curvatures tried by the note-length refinement (see module docstring).
-RELEASE_CURVATURES = (-8.0, -4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 
 _PITCH_SR = 22050
 _YIN_WINDOW = 1024  # integration window at 22050 Hz (46 ms), longer than the 25 Hz period (40 ms)
@@ -135,22 +128,18 @@ _FALL_WINDOW_S = 0.4  # step 1: horizon of the release's total fall
 _DROP_WINDOW_S = 0.15  # step 1: window of the steepest fall (the anchor)
 _MIN_DROP_DB = 3.0  # a fall smaller than this means the note is held to the end
 _SMOOTH_S = 0.03  # step 2: smoothing of the envelope used by the walk
+_SLOPE_S = 0.05  # step 2: slopes are falls over this long
 _WALK_MAX_SLOPE = 15.0  # step 2: dB/s
-_STALL_DB = 3.0  # step 2: jump back when the level 100-300 ms earlier was this much higher
-_MAX_JUMPS = 3
-_PLATEAU_S = 0.1  # step 3: the sustain level is the median level over this long before the knee
-_REFINE_CLAMP_S = 0.15  # the refined release point stays this close to the knee
-_REFINE_DROPS_DB = np.array([3.0, 4.5, 6.0, 8.0, 10.0, 12.0])
-# Step 4: a step is a fall of _STEP_DB within _STEP_WINDOW_S, after _STEP_FLAT_S within
-# _STEP_FLAT_DB of steady, starting at least _STEP_MARGIN_S before step 3's release point; it
-# starts where the level is _STEP_START_DB below the steady level.
+_WALK_SPEED_UP = 0.5  # step 2: the walk stops where the fall is less than this share of the next 50 ms
+# Step 3: a step is a fall of _STEP_DB within _STEP_WINDOW_S, after _STEP_FLAT_S within
+# _STEP_FLAT_DB of steady, starting at least _STEP_MARGIN_S before step 2's knee; it starts
+# where the level is _STEP_START_DB below the steady level.
 _STEP_DB = 4.0
 _STEP_WINDOW_S = 0.1
 _STEP_FLAT_S = 0.2
 _STEP_FLAT_DB = 1.5
 _STEP_MARGIN_S = 0.1
 _STEP_START_DB = 0.5
-_U_GRID = np.linspace(0.0, 1.0, 2001)
 
 
 @dataclass(frozen=True)
@@ -682,9 +671,10 @@ def _release_time(
         if len(seg) and seg.max() >= _MIN_DROP_DB:
             i_steep = i_long + int(np.argmax(seg))
 
-    # Walk back from the steepest fall to where the lightly smoothed envelope stops falling faster
-    # than min(25% of the steepest fall, 15 dB/s): the start of the release.
-    k = max(1, round(0.05 / dt))
+    # Walk back from the steepest point of the anchor to where the smoothed envelope stops falling
+    # faster than min(25% of the anchor's slope, 15 dB/s), or falls less than half as fast as just
+    # after: the start of the release.
+    k = max(1, round(_SLOPE_S / dt))
     slope_m = np.zeros(len(m))
     slope_m[:-k] = (m[:-k] - m[k:]) / (k * dt)
     steepest = float(slope_m[i_steep : i_steep + n].max())
@@ -694,19 +684,9 @@ def _release_time(
     slope = np.zeros(len(smooth))
     slope[:-k] = (smooth[:-k] - smooth[k:]) / (k * dt)
     threshold = min(0.25 * steepest, _WALK_MAX_SLOPE)
-    i = i_steep
-    while i > 0 and slope[i - 1] >= threshold:
+    i = i_steep + int(np.argmax(slope[i_steep : i_steep + n]))
+    while i > 0 and slope[i - 1] >= threshold and slope[i - 1] >= _WALK_SPEED_UP * slope[i : i + k].mean():
         i -= 1
-    # The walk can stall inside a slow stretch of the release (unison beating, curved releases):
-    # while the level 100-300 ms earlier was clearly higher, jump back to the last time it was there.
-    a, b = round(0.3 / dt), round(0.1 / dt)
-    for _ in range(_MAX_JUMPS):
-        if i - a < 0:
-            break
-        before = float(np.median(smooth[i - a : i - b]))
-        if before - smooth[i] <= _STALL_DB:
-            break
-        i = int(np.flatnonzero(smooth[: i - b] >= before - 1.0)[-1])
     i_knee = i
 
     # A fall that starts right at a fast attack's peak is a natural decay, not a release.
@@ -717,41 +697,12 @@ def _release_time(
         i_fade = int(last_above(peak - _FADE_DB))
         return float(min(t[min(i_fade, len(t) - 1)], duration)), "fade"
 
-    t_release = _refined_release(t, dt, i_knee, smooth, floor, last_above)
-    return _first_step(m, dt, i_peak, t_release), "release"
-
-
-def _refined_release(
-    t: np.ndarray,
-    dt: float,
-    i_knee: int,
-    smooth: np.ndarray,
-    floor: float,
-    last_above: Callable[[np.ndarray], np.ndarray],
-) -> float:
-    """Step 3: the start of the Vital-style release curve that best fits the fall after the knee."""
-    t_knee = float(t[i_knee])
-    level = float(np.median(smooth[max(0, i_knee - round(_PLATEAU_S / dt)) : i_knee + 1]))
-    drops = _REFINE_DROPS_DB[level - _REFINE_DROPS_DB >= floor]
-    if len(drops) < 3:
-        return t_knee
-    times = t[last_above(level - drops)]
-    best: tuple[float, float] | None = None
-    for u in _release_u_table(drops):
-        design = np.stack([np.ones_like(u), u], axis=1)
-        coef, *_ = np.linalg.lstsq(design, times, rcond=None)
-        if coef[1] <= 0:
-            continue
-        err = float(np.sum((design @ coef - times) ** 2))
-        if best is None or err < best[0]:
-            best = (err, float(coef[0]))
-    if best is None:
-        return t_knee
-    return float(np.clip(best[1], t_knee - _REFINE_CLAMP_S, t_knee + _REFINE_CLAMP_S))
+    # A centred envelope frame starts to lose level half a frame before the key-up.
+    return _first_step(m, dt, i_peak, float(t[i_knee]) + _ENV_FRAME_S / 2), "release"
 
 
 def _first_step(m: np.ndarray, dt: float, i_peak: int, t_release: float) -> float:
-    """Step 4: an earlier clear step down from a steady level, when there is one, is the key-up.
+    """Step 3: an earlier clear step down from a steady level, when there is one, is the key-up.
 
     A delay repeats the held note after the key-up, so its echoes fall later and often further
     than the dry note did; a fall that follows a steady stretch is the first thing the key-up
@@ -759,7 +710,7 @@ def _first_step(m: np.ndarray, dt: float, i_peak: int, t_release: float) -> floa
     steps from 200 ms after the loudest frame (``i_peak``) count: a hold or a slow attack followed
     by the decay stage looks the same as a key-up (measured on development renders, starting at
     the loudest frame does better than starting at the attack's end), so a key-up within 200 ms of
-    the loudest moment (echoes that build up to it, say) is left to step 3.
+    the loudest moment (echoes that build up to it, say) is left to step 2.
     """
     k = max(1, round(_STEP_WINDOW_S / dt))
     f = max(1, round(_STEP_FLAT_S / dt))
@@ -772,16 +723,6 @@ def _first_step(m: np.ndarray, dt: float, i_peak: int, t_release: float) -> floa
         return t_release
     i = int(steps[0])
     return (i + int(np.argmax(m[i:] < m[i] - _STEP_START_DB))) * dt
-
-
-def _release_u_table(drops_db: np.ndarray) -> list[np.ndarray]:
-    """For each curvature p, the normalised release time u at which the level is ``drops_db`` down."""
-    out = []
-    for p in RELEASE_CURVATURES:
-        shape = _U_GRID if p == 0.0 else np.expm1(p * _U_GRID) / np.expm1(p)
-        fall = -40.0 * np.log10(np.maximum(1.0 - shape, 1e-12))  # amplitude (1 - s)^2, in dB
-        out.append(np.interp(drops_db, fall, _U_GRID))
-    return out
 
 
 # --- validation --------------------------------------------------------------------------------------------------
