@@ -37,9 +37,10 @@ Note length
     A fall that starts at the peak of a fast attack with no sustained part (a pluck, a drum) is a
     natural decay: the note length is then the time to fade 40 dB below the peak. A sound that
     never falls by 3 dB before the end of the clip is held to the end. Measured on synthetic ADSR
-    notes (release 50 ms-1.5 s) the error is below 50 ms; on renders of the 211 training presets
-    at note lengths 0.4/1/2 s with a clearly audible release, the median error is about 40 ms
-    (effects tails and gated or arpeggiated sounds make the rest harder).
+    notes (release 50 ms-1.5 s) the error is below 50 ms; on development renders of the
+    benchmark's sampler (revision 6), the median error over audible releases is 33-51 ms per seed,
+    27 ms without a delay: delay echoes, gated or arpeggiated sounds and releases that start flat
+    make the rest harder (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
