@@ -39,7 +39,7 @@ Note length
     never falls by 3 dB before the end of the clip is held to the end. Measured on synthetic ADSR
     notes (release 50 ms-1.5 s) the error is below 50 ms; on development renders of the
     benchmark's sampler (revision 6), the median error over audible releases is 33-51 ms per seed,
-    27 ms without a delay: delay echoes, gated or arpeggiated sounds and releases that start flat
+    24-33 ms without a delay: delay echoes, gated or arpeggiated sounds and releases that start flat
     make the rest harder (docs/BENCHMARKS.md).
 """
 
