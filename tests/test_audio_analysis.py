@@ -219,6 +219,21 @@ def test_pitch_track_shapes_and_voicing():
     assert np.all(np.diff(tr.times_s) > 0)
 
 
+def test_pitch_track_does_not_search_frames_too_quiet_to_be_voiced():
+    # a loud tone, then the same tone 60 dB down: the quiet frames are reported, never searched
+    loud, quiet = 0.5 * _tone(220.0, 0.5), 0.0005 * _tone(220.0, 0.5)
+    tr = pitch_track(np.concatenate([loud, quiet]), SR)
+    alone = pitch_track(np.concatenate([loud, np.zeros_like(quiet)]), SR)
+    far = tr.level_db < tr.level_db.max() - 40.0
+    assert far.sum() > 10 and (~far).sum() > 10
+    assert np.all(tr.f0_hz[far] == 0.0) and np.all(tr.aperiodicity[far] == 1.0) and not tr.voiced[far].any()
+    assert np.median(tr.f0_hz[tr.voiced]) == pytest.approx(220.0, rel=0.005)
+    # the frames searched are the loud ones, and their results do not depend on the quiet ones
+    head = tr.times_s < 0.45
+    np.testing.assert_allclose(tr.f0_hz[head], alone.f0_hz[head], rtol=1e-9)
+    np.testing.assert_array_equal(tr.voiced[head], alone.voiced[head])
+
+
 # --- onset, note length -----------------------------------------------------------------------------------
 
 

@@ -75,8 +75,10 @@ __all__ = [
 #: 3: the octave check's line grid (and the earlier-step rule's end guard); 4: a grid k octaves
 #: down needs k lines between f0's harmonics; 5: the envelope and the pitch are read after a DC
 #: blocker, and weak YIN and harmonic-sum estimates that agree make a note pitched; 6: the release
-#: walk starts at the anchor's steepest point and stops where the fall speeds up (no curve fit).
-ANALYSIS_REVISION = 6
+#: walk starts at the anchor's steepest point and stops where the fall speeds up (no curve fit);
+#: 7: YIN skips the FFTs of frames too quiet to be voiced (the same voicing and f0 on 775
+#: development renders, but an FFT row can round differently in the last bit with its batch).
+ANALYSIS_REVISION = 7
 
 #: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
 DEFAULT_VELOCITY = 100 / 127
@@ -217,9 +219,10 @@ class PitchTrack:
     times_s : np.ndarray [shape=(frames,)]
         Centre of each analysis window in seconds.
     f0_hz : np.ndarray [shape=(frames,)]
-        YIN estimate in Hz for every frame (meaningful where ``voiced``).
+        YIN estimate in Hz (meaningful where ``voiced``); 0.0 for frames more than 40 dB below the
+        loudest or below the silence floor, which are not searched.
     aperiodicity : np.ndarray [shape=(frames,)]
-        CMNDF value at the chosen lag, 0 (periodic) .. about 1 (noise); 1.0 for silent frames.
+        CMNDF value at the chosen lag, 0 (periodic) .. about 1 (noise); 1.0 for those quiet frames.
     voiced : np.ndarray [shape=(frames,), dtype=bool]
         Frames loud enough (within 40 dB of the loudest frame) and periodic enough.
     level_db : np.ndarray [shape=(frames,)]
@@ -397,16 +400,28 @@ def _yin(x: np.ndarray, sr: int) -> PitchTrack:
     length = w + tau_max + 1
     if len(x) < length:
         x = np.pad(x, (0, length - len(x)))
-    frames = frame_signal(x, frame_length=length, hop_length=_YIN_HOP, center=False)
+    all_frames = frame_signal(x, frame_length=length, hop_length=_YIN_HOP, center=False)
     n_fft = 1 << int(np.ceil(np.log2(length + w)))
+    all_csum = np.concatenate(
+        [np.zeros((len(all_frames), 1)), np.cumsum(all_frames * all_frames, axis=1)], axis=1
+    )
+    all_energy0 = all_csum[:, w]
+    level_db = 10.0 * np.log10(np.maximum(all_energy0 / w, 1e-24))
+    loud = (level_db >= level_db.max() - 40.0) & (level_db > _SILENT_FRAME_DB)
+    times = (np.arange(len(all_frames)) * _YIN_HOP + w / 2.0) / sr
+    # Frames too quiet to be voiced are not searched (the FFTs are most of a track's cost, and a
+    # short note in a long render is mostly tail); every frame's result depends on its own row only.
+    f0_hz = np.zeros(len(all_frames))
+    aperiodicity = np.ones(len(all_frames))
+    if not loud.any():
+        return PitchTrack(times, f0_hz, aperiodicity, np.zeros(len(all_frames), bool), level_db)
+    frames, csum, energy0 = all_frames[loud], all_csum[loud], all_energy0[loud]
 
     # r[t] = sum_{j<W} x[j] x[j+t], by one FFT product per frame.
     spec_full = scipy.fft.rfft(frames, n_fft, axis=1)
     spec_head = scipy.fft.rfft(frames[:, :w], n_fft, axis=1)
     r = scipy.fft.irfft(spec_full * np.conj(spec_head), n_fft, axis=1)[:, : tau_max + 1]
-    csum = np.concatenate([np.zeros((len(frames), 1)), np.cumsum(frames * frames, axis=1)], axis=1)
     lags = np.arange(tau_max + 1)
-    energy0 = csum[:, w]
     energy_tau = csum[:, lags + w] - csum[:, lags]
     diff = np.maximum(energy0[:, None] + energy_tau - 2.0 * r, 0.0)
 
@@ -428,16 +443,12 @@ def _yin(x: np.ndarray, sr: int) -> PitchTrack:
     shift = np.where(np.abs(denom) > 1e-12, 0.5 * (a - c) / np.where(denom == 0, 1.0, denom), 0.0)
     shift = np.clip(shift, -1.0, 1.0)
     tau = tau_min + idx + shift
-    aperiodicity = np.clip(b - 0.25 * (a - c) * shift, 0.0, 1.0)
-
-    level_db = 10.0 * np.log10(np.maximum(energy0 / w, 1e-24))
-    loud = (level_db >= level_db.max() - 40.0) & (level_db > _SILENT_FRAME_DB)
-    aperiodicity = np.where(loud, aperiodicity, 1.0)
+    f0_hz[loud] = sr / tau
+    aperiodicity[loud] = np.clip(b - 0.25 * (a - c) * shift, 0.0, 1.0)
     voiced = loud & (aperiodicity < VOICED_APERIODICITY)
-    times = (np.arange(len(frames)) * _YIN_HOP + w / 2.0) / sr
     return PitchTrack(
         times_s=times,
-        f0_hz=sr / tau,
+        f0_hz=f0_hz,
         aperiodicity=aperiodicity,
         voiced=voiced,
         level_db=level_db,
