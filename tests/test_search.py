@@ -193,6 +193,25 @@ def test_silent_target_is_refused(tiny_library, render_pool):
         m.match((np.zeros(44100, np.float32), 44100), budget=4)
 
 
+def test_a_match_whose_renders_all_fail_says_why(tiny_library):
+    from synthmatch.errors import SynthmatchError
+    from synthmatch.render.engine import RenderOutcome
+
+    class BrokenPool:  # what a spawn pool gives when its workers cannot import the main module
+        workers = 2
+
+        def render(self, presets, probe):
+            return [RenderOutcome("error", reason="worker failed: BrokenProcessPool('terminated')")] * len(
+                presets
+            )
+
+    tone = 0.5 * np.sin(2 * np.pi * 220.0 * np.arange(22050) / 44100).astype(np.float32)
+    with Matcher(library=tiny_library, pool=BrokenPool()) as m, pytest.raises(SynthmatchError) as err:
+        m.match((tone, 44100), budget=8)
+    text = str(err.value)
+    assert "renders failed" in text and "BrokenProcessPool" in text and "__main__" in text
+
+
 def test_pitch_aligned_retunes_candidates_onto_the_target():
     from synthmatch.search.match import ALIGN_MIN_CENTS, pitch_aligned
 

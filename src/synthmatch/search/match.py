@@ -322,6 +322,20 @@ def _with_an_in_tune_start(
     return ranked
 
 
+def _no_candidate_message(objective: Objective) -> str:
+    """Why a match ended without a single scored render, and what to do about it."""
+    if not objective.failures:
+        return "no candidate could be rendered within the budget. Hint: raise --budget or --seconds."
+    why = f"all {objective.failures} renders failed; the last said {objective.last_failure!r}."
+    if "BrokenProcessPool" in objective.last_failure or "worker failed" in objective.last_failure:
+        return (
+            f"{why} The render workers did not start or died. They are spawned processes that import "
+            "the main module again. Hint: run Python code from a file whose entry point sits under "
+            "`if __name__ == '__main__':` (not from standard input), and check memory limits."
+        )
+    return f"{why} Hint: check the library and the engine with `synthmatch render PRESET.vital`."
+
+
 class Matcher:
     """Holds the library, the pool and the settings; ``match()`` many targets with one set-up."""
 
@@ -437,9 +451,7 @@ class Matcher:
         except KeyboardInterrupt:
             interrupted = True
         if objective.best() is None:
-            raise SynthmatchError(
-                "no candidate could be rendered within the budget. Hint: raise --budget or --seconds."
-            )
+            raise SynthmatchError(_no_candidate_message(objective))
         # K distinct finals, re-rendered canonically and scored with every metric.
         t4 = time.monotonic()
         finals = _distinct(objective.history, candidates)

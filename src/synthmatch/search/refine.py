@@ -110,6 +110,7 @@ class Objective:
         self.total = total
         self.renders = 0
         self.failures = 0
+        self.last_failure = ""  # the reason the last failed render gave
         self.history: list[Evaluation] = []
         #: Tag given to evaluations that do not name their own origin (set by the orchestrator).
         self.origin = ""
@@ -123,10 +124,12 @@ class Objective:
     def _score_outcome(self, out: Any) -> tuple[float, np.ndarray | None]:
         if not out.ok:
             self.failures += 1
+            self.last_failure = f"{out.status}: {out.reason}"
             return math.inf, None
         mono = out.mono
         if not np.all(np.isfinite(mono)):
             self.failures += 1
+            self.last_failure = "the render is not finite (NaN or inf samples)"
             return math.inf, None
         return float(self.score_fn(mono)), mono
 
