@@ -241,3 +241,19 @@ def test_id_rand_development_seed_is_reported_apart_from_the_evaluation_suite(ti
     assert suite["suite"] == "id-rand-dev777"
     assert report["meta"]["command_settings"]["rand_seed"] == 777
     assert (tmp_path / "dev" / "attempts_id-rand-dev777_init.jsonl").exists()
+
+
+def test_search_big_from_init_is_the_refiner_from_init_at_20x_the_budget(tiny_lib, render_pool):
+    from synthmatch.bench.protocol import SEARCH_BIG_FACTOR, Item, _settings_key, make_methods
+    from synthmatch.search.match import MATCH_REVISION, Matcher
+
+    t = np.arange(22050) / 44100
+    item = Item("tone", (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-3 * t)).astype(np.float32), 44100)
+    with Matcher(library=str(tiny_lib), pool=render_pool) as m:
+        methods = make_methods(["search-from-init", "search-big-from-init"], matcher=m, budget=2)
+        small, big = methods["search-from-init"](item), methods["search-big-from-init"](item)
+        key = json.loads(_settings_key("search-big-from-init", 2, m, None))
+    assert small.renders == 2 and big.renders == 2 * SEARCH_BIG_FACTOR
+    assert small.probe == big.probe and big.preset is not None
+    # the refiner's settings decide its result, so its revision is part of the key (no library)
+    assert key["budget"] == 2 and key["revision"] == MATCH_REVISION and "library" not in key

@@ -13,7 +13,7 @@ def register(bsub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--methods",
         default="match,init,random,knn,search-from-init",
-        help="comma list of match, init, random, knn, search-from-init, search-big, external",
+        help="comma list of match, init, random, knn, search-from-init, search-big, search-big-from-init, external",
     )
     r.add_argument(
         "--out",
