@@ -257,3 +257,17 @@ def test_search_big_from_init_is_the_refiner_from_init_at_20x_the_budget(tiny_li
     assert small.probe == big.probe and big.preset is not None
     # the refiner's settings decide its result, so its revision is part of the key (no library)
     assert key["budget"] == 2 and key["revision"] == MATCH_REVISION and "library" not in key
+
+
+def test_methods_that_do_not_sample_need_no_training_presets(tmp_path, monkeypatch):
+    from synthmatch.bench.protocol import Item, make_methods
+    from synthmatch.errors import SynthmatchError
+
+    monkeypatch.setenv("SYNTHMATCH_TRAIN_PRESETS", str(tmp_path / "missing"))
+    # a machine with only the test split (a device or cluster node) can still run the other methods
+    methods = make_methods(["init", "random"], matcher=None, budget=2)
+    t = np.arange(4410) / 44100
+    item = Item("tone", (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 44100)
+    assert methods["init"](item).renders == 0
+    with pytest.raises(SynthmatchError, match="missing"):
+        methods["random"](item)  # the sampler is made, and fails, only where it is used
