@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from synthmatch.bench.protocol import bootstrap_ci, run_benchmark
+from synthmatch.errors import SynthmatchError
 from synthmatch.render.probe import Probe
 from synthmatch.vital.preset import Preset
 
@@ -261,7 +262,6 @@ def test_search_big_from_init_is_the_refiner_from_init_at_20x_the_budget(tiny_li
 
 def test_methods_that_do_not_sample_need_no_training_presets(tmp_path, monkeypatch):
     from synthmatch.bench.protocol import Item, make_methods
-    from synthmatch.errors import SynthmatchError
 
     monkeypatch.setenv("SYNTHMATCH_TRAIN_PRESETS", str(tmp_path / "missing"))
     # a machine with only the test split (a device or cluster node) can still run the other methods
@@ -271,3 +271,36 @@ def test_methods_that_do_not_sample_need_no_training_presets(tmp_path, monkeypat
     assert methods["init"](item).renders == 0
     with pytest.raises(SynthmatchError, match="missing"):
         methods["random"](item)  # the sampler is made, and fails, only where it is used
+
+
+def test_shards_split_a_suite_and_their_logs_make_the_whole_run(tiny_lib, tmp_path):
+    def bench(out, shard=None):
+        return run_benchmark(
+            suites=["id-rand"],
+            methods=["init"],
+            out=tmp_path / out,
+            budget=4,
+            n_rand=3,
+            rand_seed=777,
+            library=str(tiny_lib),
+            workers=2,
+            shard=shard,
+        )
+
+    log = "attempts_id-rand-dev777_init.jsonl"
+    items = []
+    for k in range(2):
+        report = bench(f"s{k}", (k, 2))
+        assert report["meta"]["command_settings"]["shard"] == [k, 2]
+        items.append(
+            [json.loads(line)["item"] for line in (tmp_path / f"s{k}" / log).read_text().splitlines()]
+        )
+    assert items == [["id-rand-0000", "id-rand-0002"], ["id-rand-0001"]]
+    (tmp_path / "all").mkdir()
+    merged = (tmp_path / "s0" / log).read_text() + (tmp_path / "s1" / log).read_text()
+    (tmp_path / "all" / log).write_text(merged)
+    (suite,) = bench("all")["suites"]
+    assert (tmp_path / "all" / log).read_text() == merged  # every item came from the shards' logs
+    assert suite["n_items"] == 3 and suite["metrics"]["init"]["n_scored"] == 3
+    with pytest.raises(SynthmatchError, match="shard 2/2"):
+        bench("bad", (2, 2))

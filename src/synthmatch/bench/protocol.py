@@ -876,12 +876,17 @@ def run_benchmark(
     library: str | None = None,
     workers: int | None = None,
     parallel_items: int = 1,
+    shard: tuple[int, int] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the protocol; write ``report.md``, ``report.json`` and spectrogram PNGs into ``out``.
 
     ``rand_seed`` is the id-rand sampler seed (None: the reserved evaluation seed; any other is a
-    development suite, see :func:`rand_suite_label`)."""
+    development suite, see :func:`rand_suite_label`). ``shard=(k, n)`` runs only the items whose
+    index in the suite is ``k`` modulo ``n``: shards run on separate processes or machines, and
+    their ``attempts_*.jsonl`` files, put together in one folder, make the whole run's log."""
+    if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise SynthmatchError(f"shard {shard[0]}/{shard[1]} is not K/N with 0 <= K < N")
     from synthmatch.data_paths import shared_dir
     from synthmatch.render.engine import engine_version
     from synthmatch.search.match import Matcher, _fit
@@ -908,6 +913,8 @@ def run_benchmark(
                 items = suite_stress(n_stress, pool)
             else:
                 raise SynthmatchError(f"unknown suite {suite!r}; choose from id-rand, id-hand, ood, stress")
+            if shard is not None:
+                items = items[shard[0] :: shard[1]]
             res = run_suite(
                 suite,
                 items,
@@ -945,6 +952,7 @@ def run_benchmark(
             "rand_seed": rand_seed,
             "n_stress": n_stress,
             "n_hand": n_hand,
+            "shard": list(shard) if shard else None,
         },
         "machine": {
             "platform": platform.platform(),

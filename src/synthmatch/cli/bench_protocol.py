@@ -43,12 +43,33 @@ def register(bsub: argparse._SubParsersAction) -> None:
     r.add_argument("--library", default=None, help="library folder (default: the bundled library)")
     r.add_argument("--workers", type=int, default=None, help="render workers")
     r.add_argument("--parallel-items", type=int, default=1, help="items matched concurrently")
+    r.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="run only the items whose index is K modulo N (K from 0), e.g. one shard per process or "
+        "machine; put the shards' attempts_*.jsonl files together in one folder and run the command "
+        "there without --shard to score and report the whole suite",
+    )
     r.set_defaults(func=run)
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    from synthmatch.errors import SynthmatchError
+
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()):
+        raise SynthmatchError(f"--shard {text!r} is not K/N (e.g. 0/4 for the first of four shards)")
+    return int(k), int(n)
 
 
 def run(args: argparse.Namespace) -> int:
     from synthmatch.bench.protocol import format_markdown, run_benchmark
     from synthmatch.cli.progress import progress_bar
+
+    shard = _shard(args.shard)
 
     with progress_bar("benchmark", unit="match") as progress:
         report = run_benchmark(
@@ -66,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             library=args.library,
             workers=args.workers,
             parallel_items=args.parallel_items,
+            shard=shard,
             progress=progress,
         )
     print(format_markdown(report["suites"], report["meta"]))
