@@ -10,6 +10,7 @@ comparisons.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import math
@@ -515,13 +516,12 @@ def make_methods(
             res.best.preset, res.probe, res.renders, time.monotonic() - t0, res.analysis["midi_note"], release
         )
 
-    rand_sampler: list[Any] = []  # made on first use: it reads the training presets
+    # made on first use: it reads the training presets, which the other methods do not need
+    rand_sampler = functools.lru_cache(maxsize=1)(lambda: make_sampler("mix"))
 
     def pick_random(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
-        if not rand_sampler:
-            rand_sampler.append(make_sampler("mix"))
         # crc32, not hash(): str hashes are salted per process, and the baseline must repeat
-        return rand_sampler[0].sample(seed=7, index=zlib.crc32(item.name.encode()) % 100_000), 0
+        return rand_sampler().sample(seed=7, index=zlib.crc32(item.name.encode()) % 100_000), 0
 
     def pick_knn(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
         (i, _), *_ = matcher.candidates(item.audio, item.sample_rate, 1)
