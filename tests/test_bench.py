@@ -304,3 +304,17 @@ def test_shards_split_a_suite_and_their_logs_make_the_whole_run(tiny_lib, tmp_pa
     assert suite["n_items"] == 3 and suite["metrics"]["init"]["n_scored"] == 3
     with pytest.raises(SynthmatchError, match="shard 2/2"):
         bench("bad", (2, 2))
+
+
+def test_search_throughput_compares_where_the_objective_is_computed(tmp_path):
+    from synthmatch.bench.throughput import measure_search
+
+    sr = 44100
+    t = np.arange(int(0.6 * sr)) / sr
+    tone = 0.3 * np.sin(2 * np.pi * 220.0 * t) * np.exp(-3.0 * t)
+    sf.write(tmp_path / "tone.wav", tone.astype(np.float32), sr)
+    rep = measure_search(tmp_path / "tone.wav", workers=(1,), renders=6, rounds=1)
+    assert set(rep.rate) == {"1 workers, scored here", "1 workers, scored in the workers"}
+    assert all(r > 0 for r in rep.rate.values()) and all(ms > 0 for ms in rep.parent_cpu_ms.values())
+    assert rep.same_results  # the same search either way: only where the CPU time goes changes
+    assert "same scores in both modes: yes" in rep.format()

@@ -94,6 +94,34 @@ def test_load_failure_is_reported(init_preset):
     assert out.status in ("load_failed", "error") and out.audio is None
 
 
+def test_a_measure_runs_in_the_worker_on_usable_renders_only(init_preset, render_pool):
+    import functools
+    import os
+
+    from synthmatch.render.pool import Measure, submit_variant
+
+    # np.linalg.norm with ord=2 of the mono audio; os.getpid says which process measured it
+    measure = Measure.of(functools.partial(np.linalg.norm, ord=2))
+    where = Measure.of(functools.partial(_pid_of, os.getpid))
+    assert Measure.of(functools.partial(np.linalg.norm, ord=2)).key == measure.key  # same fn, same key
+    bad = '{"synth_version": "99999999.0.0", "settings": {}}'
+    outs = render_pool.render([init_preset, bad], SHORT_PROBE, measure=measure)
+    assert outs[0].ok and outs[0].measured == np.linalg.norm(outs[0].mono, ord=2)  # bit for bit
+    assert not outs[1].ok and outs[1].measured is None
+    assert render_pool.render([init_preset], SHORT_PROBE)[0].measured is None  # no measure, no value
+    pids = {o.measured for o in render_pool.render([init_preset] * 4, SHORT_PROBE, measure=where)}
+    assert pids and os.getpid() not in pids  # the workers measured, not this process
+    variant = submit_variant(
+        render_pool, init_preset.to_json(), {"volume": 0.5}, SHORT_PROBE, measure=measure
+    )
+    got = variant.result()
+    assert got.ok and got.measured == np.linalg.norm(got.mono, ord=2)
+
+
+def _pid_of(getpid, mono):
+    return getpid()
+
+
 def test_audio_problem():
     assert engine.audio_problem(np.zeros((2, 100), np.float32)) == "silent"
     assert engine.audio_problem(np.full((2, 100), np.nan, np.float32)) == "non-finite"

@@ -125,6 +125,39 @@ def test_refiners_reuse_the_start_evaluation(render_pool):
     assert all(e.preset.to_json() != start.to_json() for e in obj.history[1:])
 
 
+def test_scoring_in_the_workers_gives_the_same_search_and_shares_the_f0s(render_pool, monkeypatch):
+    import importlib
+    import pickle
+
+    from synthmatch.search.refine import Objective, get_refiner
+
+    sm = importlib.import_module("synthmatch.search.match")  # the package exports a match() too
+    start, target_preset = _tiny_presets()[:2]
+    target = render_pool.render([target_preset], LIB_PROBE)[0].mono
+    runs = {}
+    for in_workers in (False, True):
+        score = sm.make_score(target, LIB_PROBE, target_f0=261.63)
+        obj = Objective(score=score, pool=render_pool, probe=LIB_PROBE, score_in_workers=in_workers)
+        assert (obj.measure is not None) == in_workers
+        first = obj.evaluate_presets([start], Budget(max_renders=1))[0]
+        get_refiner("cmaes", popsize=4).refine(start, obj, Budget(max_renders=8), start_eval=first)
+        runs[in_workers] = (obj.history, score)
+    (here, _), (there, score) = runs[False], runs[True]
+    assert len(here) == len(there) == 9
+    assert [e.score for e in here] == [e.score for e in there]  # bit for bit, so the same search
+    assert all(math.isfinite(e.score) for e in there)
+    # the workers' f0s are in this process's memo: pitch alignment measures nothing again
+    calls = []
+    monkeypatch.setattr(sm, "candidate_f0", lambda audio, rate: calls.append(1))
+    assert all(score.f0_of(e.audio) == pytest.approx(261.63, rel=0.03) for e in there)  # C4, ±50 c
+    assert calls == []
+    # a pickled copy (what a worker gets) carries no memo, which would keep every render alive
+    assert pickle.loads(pickle.dumps(score)).f0_of is None
+    # a plain callable is computed here
+    plain = Objective(score=lambda y: 0.0, pool=render_pool, probe=LIB_PROBE)
+    assert plain.measure is None
+
+
 def test_match_end_to_end(tiny_library, render_pool, tmp_path):
     target_preset = _tiny_presets()[2].with_values(filter_1_cutoff=84.0)
     probe = Probe(note=55, velocity=0.8, note_seconds=0.4, render_seconds=1.0)
@@ -200,7 +233,7 @@ def test_a_match_whose_renders_all_fail_says_why(tiny_library):
     class BrokenPool:  # what a spawn pool gives when its workers cannot import the main module
         workers = 2
 
-        def render(self, presets, probe):
+        def render(self, presets, probe, measure=None):
             return [RenderOutcome("error", reason="worker failed: BrokenProcessPool('terminated')")] * len(
                 presets
             )

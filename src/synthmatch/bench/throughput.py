@@ -116,3 +116,92 @@ def measure(
         overhead_per_core={w: 1.0 - (med[w] / w) / plain_rate for w in med},
         failures=failures,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Search throughput: where the objective is computed.
+# ---------------------------------------------------------------------------------------
+SEARCH_MODES = ("here", "workers")
+"""Where a search scores its renders: in the searching process, or in the render workers."""
+
+
+@dataclass
+class SearchThroughputReport:
+    target: str
+    renders: int  # per search
+    rounds: int
+    probe: dict[str, Any]
+    rate: dict[str, float]  # "W workers, MODE" -> renders/s (median over rounds)
+    parent_cpu_ms: dict[str, float]  # same keys -> CPU ms of the searching process per render (median)
+    same_results: bool  # every search found the same scores in both modes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def format(self) -> str:
+        lines = [
+            f"target: {self.target}, CMA-ES from the init preset, {self.renders} renders per search, "
+            f"{self.rounds} rounds, probe: {self.probe}"
+        ]
+        for key, rate in self.rate.items():
+            lines.append(
+                f"{key}: {rate:.2f} renders/s (median); searching process {self.parent_cpu_ms[key]:.1f} "
+                f"CPU ms per render, so it alone caps a search at {1000.0 / max(self.parent_cpu_ms[key], 1e-9):.0f} renders/s"
+            )
+        lines.append(f"same scores in both modes: {'yes' if self.same_results else 'NO'}")
+        return "\n".join(lines)
+
+
+def measure_search(
+    target: str | pathlib.Path,
+    *,
+    workers: tuple[int, ...] = (2,),
+    renders: int = 96,
+    rounds: int = 3,
+) -> SearchThroughputReport:
+    """Run the same CMA-ES search from the init preset towards ``target`` (an audio file) with the
+    objective computed here and in the render workers, interleaved over ``rounds`` after one
+    untimed warm-up search per pool; report render rates and the searching process's CPU time."""
+    from synthmatch.audio.analysis import analyze
+    from synthmatch.audio.io import load_audio
+    from synthmatch.search.match import make_score, probe_for, target_f0_of
+    from synthmatch.search.refine import Budget, CMAESRefiner, Objective
+    from synthmatch.vital.preset import Preset
+
+    loaded = load_audio(target, sample_rate=DEFAULT_PROBE.sample_rate)
+    an = analyze(loaded.with_trimmed_end(), loaded.sample_rate)
+    probe = probe_for(an, duration_s=len(loaded.samples) / loaded.sample_rate, sample_rate=loaded.sample_rate)
+    start = Preset.init()
+
+    def search(pool: RenderPool, mode: str, n: int) -> tuple[float, float, list[float]]:
+        score = make_score(loaded.samples, probe, target_f0=target_f0_of(an))
+        obj = Objective(score=score, pool=pool, probe=probe, score_in_workers=mode == "workers")
+        c0, t0 = time.process_time(), time.perf_counter()
+        CMAESRefiner().refine(start, obj, Budget(max_renders=n), seed=0)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return obj.renders / wall, 1000.0 * cpu / obj.renders, [e.score for e in obj.history]
+
+    rates: dict[str, list[float]] = {}
+    cpu_ms: dict[str, list[float]] = {}
+    first: dict[int, list[float]] = {}  # the scores of each pool's first timed search
+    same = True
+    for w in workers:
+        with RenderPool(workers=w, sample_rate=probe.sample_rate) as pool:
+            for mode in SEARCH_MODES:  # start the workers, their base engines and measures
+                search(pool, mode, max(w, 4))
+            for _ in range(rounds):
+                for mode in SEARCH_MODES:
+                    rate, ms, got = search(pool, mode, renders)
+                    key = f"{w} workers, scored {'in the workers' if mode == 'workers' else 'here'}"
+                    rates.setdefault(key, []).append(rate)
+                    cpu_ms.setdefault(key, []).append(ms)
+                    same = same and first.setdefault(w, got) == got
+    return SearchThroughputReport(
+        target=str(target),
+        renders=renders,
+        rounds=rounds,
+        probe=probe.to_dict(),
+        rate={k: statistics.median(v) for k, v in rates.items()},
+        parent_cpu_ms={k: statistics.median(v) for k, v in cpu_ms.items()},
+        same_results=same,
+    )

@@ -15,7 +15,7 @@ def _default_presets() -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks: the sound-matching protocol and render throughput")
+    p = sub.add_parser("bench", help="benchmarks: the sound-matching protocol, render and search throughput")
     bsub = p.add_subparsers(dest="bench_command", metavar="BENCH")
 
     r = bsub.add_parser("render", help="render throughput: the pool against a plain loop of vita renders")
@@ -26,6 +26,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--probe", default="", help="probe overrides, e.g. 'render_seconds=2,note_seconds=1'")
     r.add_argument("--json", default=None, help="also write the report as JSON here")
     r.set_defaults(func=run_render)
+
+    s = bsub.add_parser(
+        "search",
+        help="search throughput: one CMA-ES search, scored in the searching process vs in the render workers",
+    )
+    s.add_argument("--target", default="examples/sounds/pluck_c4.wav", help="target audio file")
+    s.add_argument("--workers", default="2", help="comma-separated worker counts to measure")
+    s.add_argument("--renders", type=int, default=96, help="renders per search")
+    s.add_argument("--rounds", type=int, default=3, help="rounds per configuration (medians are reported)")
+    s.add_argument("--json", default=None, help="also write the report as JSON here")
+    s.set_defaults(func=run_search)
 
     try:
         bench_protocol = importlib.import_module("synthmatch.cli.bench_protocol")
@@ -45,6 +56,17 @@ def run_render(args: argparse.Namespace) -> int:
     presets = mixed_presets(args.presets or _default_presets(), args.n)
     workers = tuple(int(w) for w in args.workers.split(","))
     report = measure(presets, probe=probe, workers=workers, rounds=args.rounds)
+    print(report.format())
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
+    return 0
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from synthmatch.bench.throughput import measure_search
+
+    workers = tuple(int(w) for w in args.workers.split(","))
+    report = measure_search(args.target, workers=workers, renders=args.renders, rounds=args.rounds)
     print(report.format())
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))

@@ -69,6 +69,9 @@ class RenderOutcome:
     audio: np.ndarray | None = None
     reason: str = ""
     seconds: float = 0.0
+    #: What the pool's :class:`~synthmatch.render.pool.Measure` returned for this render, computed
+    #: in the worker that rendered it (None without a measure, or when the render is not usable).
+    measured: Any = None
 
     @property
     def ok(self) -> bool:

@@ -6,17 +6,27 @@ is reported with its reason. Results are bit-identical whichever worker renders 
 
 The caller may pass its own executor (e.g. a Ray-backed one); by default a spawn-context
 ``ProcessPoolExecutor`` is used so every worker starts from a clean interpreter.
+
+A :class:`Measure` runs a function of each render's audio (e.g. a search objective) in the worker
+that rendered it, so the process that owns the pool only collects results: with many workers,
+scoring every render in one parent process is what limits the render rate.
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import multiprocessing
 import os
+import pickle
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from synthmatch.render.engine import RenderOutcome, preset_json_of, render_task, zygote
 from synthmatch.render.probe import DEFAULT_PROBE, Probe
@@ -46,6 +56,62 @@ def _init_worker(sample_rate: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     zygote(sample_rate)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A picklable function of a render's mono audio, run in the worker after each render.
+
+    Build it with :meth:`of`: the function is pickled once, and workers unpickle it once per
+    ``key`` (a few are cached), so each task carries its bytes but not its set-up cost. The
+    result lands in :attr:`RenderOutcome.measured`; it is computed only for an ``ok`` render whose
+    samples are all finite. An exception raised by the function fails that task like a worker
+    fault.
+    """
+
+    key: str
+    blob: bytes
+
+    @classmethod
+    def of(cls, fn: Callable[[np.ndarray], Any]) -> Measure:
+        blob = pickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(hashlib.sha1(blob).hexdigest(), blob)
+
+
+_MEASURES: OrderedDict[str, Callable[[np.ndarray], Any]] = OrderedDict()
+_MAX_MEASURES = 8  # searches sharing a pool at once (bench --parallel-items)
+_MEASURES_LOCK = threading.Lock()  # a thread executor runs tasks side by side in one process
+
+
+def _measure_fn(measure: Measure) -> Callable[[np.ndarray], Any]:
+    with _MEASURES_LOCK:
+        fn = _MEASURES.get(measure.key)
+        if fn is None:
+            while len(_MEASURES) >= _MAX_MEASURES:
+                _MEASURES.popitem(last=False)
+            fn = _MEASURES[measure.key] = pickle.loads(measure.blob)
+        _MEASURES.move_to_end(measure.key)
+        return fn
+
+
+def measured_task(
+    task: Callable[..., RenderOutcome], args: tuple[Any, ...], measure: Measure
+) -> RenderOutcome:
+    """Run a render task, then ``measure`` on its mono audio, in the same (worker) process."""
+    out = task(*args)
+    if out.ok:
+        mono = out.mono
+        if np.all(np.isfinite(mono)):
+            out.measured = _measure_fn(measure)(mono)
+    return out
+
+
+def _submit(
+    executor: Executor, measure: Measure | None, task: Callable[..., RenderOutcome], *args: Any
+) -> Future[RenderOutcome]:
+    if measure is None:
+        return executor.submit(task, *args)
+    return executor.submit(measured_task, task, args, measure)
 
 
 def default_workers() -> int:
@@ -97,9 +163,14 @@ class RenderPool:
         if self._own:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
-    def submit(self, preset: Any, probe: Probe = DEFAULT_PROBE) -> Future[RenderOutcome]:
-        """Submit one render; the future's result is a :class:`RenderOutcome` (never raises for engine faults)."""
-        return self.executor.submit(render_task, preset_json_of(preset), probe.to_dict(), self.timeout_s)
+    def submit(
+        self, preset: Any, probe: Probe = DEFAULT_PROBE, *, measure: Measure | None = None
+    ) -> Future[RenderOutcome]:
+        """Submit one render; the future's result is a :class:`RenderOutcome` (never raises for
+        engine faults). With ``measure``, the worker also fills the outcome's ``measured``."""
+        return _submit(
+            self.executor, measure, render_task, preset_json_of(preset), probe.to_dict(), self.timeout_s
+        )
 
     def imap(
         self,
@@ -108,6 +179,7 @@ class RenderPool:
         *,
         progress: ProgressCallback | None = None,
         max_in_flight: int | None = None,
+        measure: Measure | None = None,
     ) -> Iterator[tuple[int, RenderOutcome]]:
         """Yield ``(index, outcome)`` as renders finish, keeping at most ``max_in_flight`` queued."""
         n = len(presets)
@@ -123,7 +195,7 @@ class RenderPool:
         try:
             while next_i < n or pending:
                 while next_i < n and len(pending) < limit:
-                    pending[self.submit(presets[next_i], probe_list[next_i])] = next_i
+                    pending[self.submit(presets[next_i], probe_list[next_i], measure=measure)] = next_i
                     next_i += 1
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
@@ -146,10 +218,11 @@ class RenderPool:
         probes: Probe | Sequence[Probe] = DEFAULT_PROBE,
         *,
         progress: ProgressCallback | None = None,
+        measure: Measure | None = None,
     ) -> list[RenderOutcome]:
         """Render all items; outcomes in input order."""
         out: list[RenderOutcome | None] = [None] * len(presets)
-        for i, outcome in self.imap(presets, probes, progress=progress):
+        for i, outcome in self.imap(presets, probes, progress=progress, measure=measure):
             out[i] = outcome
         return [o for o in out if o is not None]
 
@@ -175,9 +248,16 @@ def render(preset: Any, probe: Probe = DEFAULT_PROBE, *, timeout_s: float = 60.0
 
 
 def submit_variant(
-    pool: RenderPool, base_json: str, changes: dict[str, float], probe: Probe = DEFAULT_PROBE
+    pool: RenderPool,
+    base_json: str,
+    changes: dict[str, float],
+    probe: Probe = DEFAULT_PROBE,
+    *,
+    measure: Measure | None = None,
 ) -> Future[RenderOutcome]:
     """Submit a render of ``base_json`` with control ``changes`` (see :mod:`synthmatch.render.session`)."""
     from synthmatch.render.session import variant_task
 
-    return pool.executor.submit(variant_task, base_json, dict(changes), probe.to_dict(), pool.timeout_s)
+    return _submit(
+        pool.executor, measure, variant_task, base_json, dict(changes), probe.to_dict(), pool.timeout_s
+    )

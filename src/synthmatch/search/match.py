@@ -106,8 +106,12 @@ class PitchMemo:
         if hit is not None and hit[0] is audio:
             return hit[1]
         f0 = candidate_f0(audio, self.sample_rate)
-        self._seen[id(audio)] = (audio, f0)
+        self.remember(audio, f0)
         return f0
+
+    def remember(self, audio: np.ndarray, f0: float | None) -> None:
+        """Keep an f0 measured elsewhere (e.g. by the render worker) for this array."""
+        self._seen[id(audio)] = (audio, f0)
 
 
 def pitch_penalty(audio: np.ndarray, sample_rate: int, target_f0: float) -> float:
@@ -243,31 +247,76 @@ def target_f0_of(analysis: Any) -> float | None:
     return analysis.f0_hz if (analysis.pitched and analysis.f0_hz) else None
 
 
+class TargetScore:
+    """The search objective against a target (lower is better): MSS-mel, plus the pitch term
+    (:data:`PITCH_PENALTY_DB_PER_SEMITONE`) when the target is pitched (``target_f0`` in Hz).
+
+    A :class:`~synthmatch.search.refine.WorkerScore`: the render workers compute it and send the
+    render's f0 back with the score, which ``noted`` puts into the searching process's
+    :class:`PitchMemo` so that pitch alignment and the in-tune check do not measure it again. A
+    pickle carries the target audio and a copy prepares its spectrograms once; the copy measures
+    f0 without a memo (a worker's memo would keep every render alive).
+    """
+
+    def __init__(
+        self,
+        target: np.ndarray,
+        probe: Probe,
+        *,
+        target_f0: float | None,
+        f0_of: Callable[[np.ndarray], float | None] | None = None,
+    ) -> None:
+        from synthmatch.metrics import prepare_mss_mel
+
+        self.n_samples = probe.n_samples
+        self.sample_rate = probe.sample_rate
+        self.target_f0 = target_f0
+        self.target = _fit(target, probe.n_samples)
+        self.prepared = prepare_mss_mel(self.target, probe.sample_rate)
+        self.f0_of: Callable[[np.ndarray], float | None] | None = f0_of or PitchMemo(probe.sample_rate)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the target, not its spectrograms (about 3x the bytes); a copy prepares them once
+        return {k: v for k, v in self.__dict__.items() if k not in ("prepared", "f0_of")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from synthmatch.metrics import prepare_mss_mel
+
+        self.__dict__.update(state, f0_of=None)
+        self.prepared = prepare_mss_mel(self.target, self.sample_rate)
+
+    def measure(self, y: np.ndarray) -> tuple[float, dict[str, float | None]]:
+        """(score, note): the note holds the render's f0 when it was measured on the render itself."""
+        from synthmatch.metrics import mss_mel_prepared
+
+        fitted = _fit(y, self.n_samples)
+        s = mss_mel_prepared(self.prepared, fitted)
+        if not self.target_f0:
+            return s, {}
+        if len(y) != self.n_samples:  # another length: measured as fitted to the probe, not kept
+            return s + _pitch_term(candidate_f0(fitted, self.sample_rate), self.target_f0), {}
+        f0 = self.f0_of(y) if self.f0_of is not None else candidate_f0(y, self.sample_rate)
+        return s + _pitch_term(f0, self.target_f0), {"f0": f0}
+
+    def __call__(self, y: np.ndarray) -> float:
+        return self.measure(y)[0]
+
+    def noted(self, y: np.ndarray, note: dict[str, float | None]) -> None:
+        if "f0" in note and isinstance(self.f0_of, PitchMemo):
+            self.f0_of.remember(y, note["f0"])
+
+
 def make_score(
     target: np.ndarray,
     probe: Probe,
     *,
     target_f0: float | None,
     f0_of: Callable[[np.ndarray], float | None] | None = None,
-) -> Callable[[np.ndarray], float]:
-    """The search objective against ``target`` (lower is better): MSS-mel, plus the pitch term
-    (:data:`PITCH_PENALTY_DB_PER_SEMITONE`) when the target is pitched (``target_f0`` in Hz).
-    ``f0_of`` measures a render's f0 (a :class:`PitchMemo` shares it with the other steps); a
-    render of another length than the probe's is measured as fitted to it, without the memo."""
-    from synthmatch.metrics import mss_mel_prepared, prepare_mss_mel
-
-    prepared = prepare_mss_mel(_fit(target, probe.n_samples), probe.sample_rate)
-    f0_of = f0_of or PitchMemo(probe.sample_rate)
-
-    def score(y: np.ndarray) -> float:
-        fitted = _fit(y, probe.n_samples)
-        s = mss_mel_prepared(prepared, fitted)
-        if not target_f0:
-            return s
-        f0 = f0_of(y) if len(y) == probe.n_samples else candidate_f0(fitted, probe.sample_rate)
-        return s + _pitch_term(f0, target_f0)
-
-    return score
+) -> TargetScore:
+    """The search objective against ``target`` (see :class:`TargetScore`). ``f0_of`` measures a
+    render's f0 (a :class:`PitchMemo` shares it with the other steps); a render of another length
+    than the probe's is measured as fitted to it, without the memo."""
+    return TargetScore(target, probe, target_f0=target_f0, f0_of=f0_of)
 
 
 def _fit(audio: np.ndarray, n: int) -> np.ndarray:
@@ -347,6 +396,7 @@ class Matcher:
         workers: int | None = None,
         refiner: str = "cmaes",
         refiner_options: dict[str, Any] | None = None,
+        score_in_workers: bool = True,
     ) -> None:
         if library is None or isinstance(library, (str, bytes)) or hasattr(library, "__fspath__"):
             library = Library.load(library or default_library_path())
@@ -359,6 +409,8 @@ class Matcher:
         self.pool = pool or RenderPool(workers=workers)
         self.refiner_name = refiner
         self.refiner = get_refiner(refiner, **(refiner_options or {}))
+        #: Score renders in the render workers (same results; see :class:`TargetScore`).
+        self.score_in_workers = score_in_workers
 
     def close(self) -> None:
         if self._own_pool:
@@ -415,7 +467,14 @@ class Matcher:
         target_f0 = target_f0_of(an)
         f0_of = PitchMemo(sr)
         score = make_score(target, probe, target_f0=target_f0, f0_of=f0_of)
-        objective = Objective(score=score, pool=self.pool, probe=probe, progress=progress, total=total)
+        objective = Objective(
+            score=score,
+            pool=self.pool,
+            probe=probe,
+            progress=progress,
+            total=total,
+            score_in_workers=self.score_in_workers,
+        )
         interrupted = False
         try:
             t2 = time.monotonic()
@@ -511,7 +570,7 @@ class Matcher:
 
 def match(audio: Any, **kwargs: Any) -> MatchResult:
     """Match one target with the default library (see :meth:`Matcher.match` for options)."""
-    init_keys = {"library", "pool", "workers", "refiner", "refiner_options"}
+    init_keys = {"library", "pool", "workers", "refiner", "refiner_options", "score_in_workers"}
     init = {k: kwargs.pop(k) for k in list(kwargs) if k in init_keys}
     with Matcher(**init) as m:
         return m.match(audio, **kwargs)

@@ -2,7 +2,9 @@
 
 An :class:`Objective` scores presets against the target (the benchmark's headline metric, MSS-mel,
 lower is better), renders batches in parallel on the worker pool, and keeps the budget (renders,
-seconds) and the best preset seen. Refiners are registered strategies; ``cmaes`` optimises the
+seconds) and the best preset seen. A score that follows :class:`WorkerScore` is computed in the
+render workers (a :class:`~synthmatch.render.pool.Measure`), so the search's own process does not
+cap the render rate of a many-core pool; any other callable is computed here. Refiners are registered strategies; ``cmaes`` optimises the
 most important active continuous parameters of a start preset with CMA-ES in our own normalised
 coordinates, using the pool's variant renders (one preset load per worker, then ``set()`` only).
 Discrete choices (module on/off, filter model, wavetable, connections) are fixed per start preset;
@@ -16,11 +18,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from synthmatch.render.pool import RenderPool, submit_variant
+from synthmatch.render.pool import Measure, RenderPool, submit_variant
 from synthmatch.render.probe import Probe
 from synthmatch.vital.preset import Preset
 from synthmatch.vital.spec import ParamSpace, default_space
@@ -85,6 +87,20 @@ class Evaluation:
     origin: str = ""  # how the preset was found, e.g. "library #12 + cmaes"
 
 
+@runtime_checkable
+class WorkerScore(Protocol):
+    """A score the render workers can compute: picklable, with ``measure(mono) -> (score, note)``,
+    where ``note`` is a picklable by-product the searching process may reuse (e.g. the render's
+    f0), handed back to it through ``noted(mono, note)``. ``score(mono)`` equals
+    ``measure(mono)[0]``, bit for bit."""
+
+    def __call__(self, mono: np.ndarray) -> float: ...
+
+    def measure(self, mono: np.ndarray) -> tuple[float, Any]: ...
+
+    def noted(self, mono: np.ndarray, note: Any) -> None: ...
+
+
 class Objective:
     """Scores presets against a target on a render pool, within a budget.
 
@@ -92,6 +108,9 @@ class Objective:
     ----------
     score : callable
         ``score(mono_audio) -> float`` (lower is better), e.g. prepared MSS-mel against the target.
+    score_in_workers : bool
+        Compute a :class:`WorkerScore` in the render workers (default) instead of here. Results
+        are the same; only where the CPU time is spent changes.
     """
 
     def __init__(
@@ -102,8 +121,12 @@ class Objective:
         probe: Probe,
         progress: Callable[[int, int], None] | None = None,
         total: int = 0,
+        score_in_workers: bool = True,
     ) -> None:
         self.score_fn = score
+        self.measure = (
+            Measure.of(score.measure) if score_in_workers and isinstance(score, WorkerScore) else None
+        )
         self.pool = pool
         self.probe = probe
         self.progress = progress
@@ -131,6 +154,10 @@ class Objective:
             self.failures += 1
             self.last_failure = "the render is not finite (NaN or inf samples)"
             return math.inf, None
+        if out.measured is not None:  # scored in the worker
+            score, note = out.measured
+            self.score_fn.noted(mono, note)  # type: ignore[attr-defined]
+            return float(score), mono
         return float(self.score_fn(mono)), mono
 
     def evaluate_presets(
@@ -142,7 +169,7 @@ class Objective:
             raise BudgetExhausted
         presets = presets[:n]
         _charge(budget, n)
-        outs = self.pool.render([p.to_json() for p in presets], self.probe)
+        outs = self.pool.render([p.to_json() for p in presets], self.probe, measure=self.measure)
         evals = []
         tags = origins or [self.origin] * len(presets)
         for p, out, tag in zip(presets, outs, tags):
@@ -164,7 +191,7 @@ class Objective:
         if self._base is None or self._base[0] is not base:  # a refiner reuses one base per run
             self._base = (base, base.to_json())
         base_json = self._base[1]
-        futs = [submit_variant(self.pool, base_json, c, self.probe) for c in changes]
+        futs = [submit_variant(self.pool, base_json, c, self.probe, measure=self.measure) for c in changes]
         evals = []
         for c, fut in zip(changes, futs):
             s, mono = self._score_outcome(fut.result())
