@@ -273,19 +273,24 @@ def test_methods_that_do_not_sample_need_no_training_presets(tmp_path, monkeypat
         methods["random"](item)  # the sampler is made, and fails, only where it is used
 
 
+def _dev_rand_bench(lib, out, *, methods, n_rand, budget=4, **kw):
+    """A run of a tiny development id-rand suite (seed 777) on the tiny library, 2 workers."""
+    return run_benchmark(
+        suites=["id-rand"],
+        methods=methods,
+        out=out,
+        budget=budget,
+        n_rand=n_rand,
+        rand_seed=777,
+        library=str(lib),
+        workers=2,
+        **kw,
+    )
+
+
 def test_shards_split_a_suite_and_their_logs_make_the_whole_run(tiny_lib, tmp_path):
     def bench(out, shard=None):
-        return run_benchmark(
-            suites=["id-rand"],
-            methods=["init"],
-            out=tmp_path / out,
-            budget=4,
-            n_rand=3,
-            rand_seed=777,
-            library=str(tiny_lib),
-            workers=2,
-            shard=shard,
-        )
+        return _dev_rand_bench(tiny_lib, tmp_path / out, methods=["init"], n_rand=3, shard=shard)
 
     log = "attempts_id-rand-dev777_init.jsonl"
     items = []
@@ -304,6 +309,26 @@ def test_shards_split_a_suite_and_their_logs_make_the_whole_run(tiny_lib, tmp_pa
     assert suite["n_items"] == 3 and suite["metrics"]["init"]["n_scored"] == 3
     with pytest.raises(SynthmatchError, match="shard 2/2"):
         bench("bad", (2, 2))
+
+
+@pytest.mark.ray
+def test_a_bench_run_on_ray_gives_the_same_attempts_as_the_process_pool(tiny_lib, tmp_path):
+    pytest.importorskip(
+        "ray", reason="ray is not installed (pip install 'synthmatch[ray]'); the Ray backend is untested"
+    )
+
+    def bench(out, ray_address=None):
+        # match makes full renders (the re-rank) and variant renders (CMA-ES)
+        _dev_rand_bench(
+            tiny_lib, tmp_path / out, methods=["match"], n_rand=2, budget=6, ray_address=ray_address
+        )
+        return [json.loads(line) for line in (tmp_path / out / "attempts_id-rand-dev777_match.jsonl").open()]
+
+    here, ray = bench("pool"), bench("ray", "local")
+    assert [a["item"] for a in here] == [a["item"] for a in ray] == ["id-rand-0000", "id-rand-0001"]
+    assert [a["preset"] for a in here] == [a["preset"] for a in ray]  # the same searches
+    meta = json.loads((tmp_path / "ray" / "report.json").read_text())["meta"]
+    assert meta["command_settings"]["ray_address"] == "local"
 
 
 def test_search_throughput_compares_where_the_objective_is_computed(tmp_path):

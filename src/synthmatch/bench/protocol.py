@@ -9,6 +9,7 @@ comparisons.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -877,9 +878,15 @@ def run_benchmark(
     workers: int | None = None,
     parallel_items: int = 1,
     shard: tuple[int, int] | None = None,
+    ray_address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the protocol; write ``report.md``, ``report.json`` and spectrogram PNGs into ``out``.
+
+    ``ray_address`` renders (and scores) on Ray: ``"local"`` starts an instance here with
+    ``workers`` CPUs, anything else joins a cluster. ``workers`` then sets how many renders each
+    search keeps in flight (default: the cluster's CPUs), which shapes CMA-ES's population, so pass
+    the same ``workers`` as a local run to repeat its results.
 
     ``rand_seed`` is the id-rand sampler seed (None: the reserved evaluation seed; any other is a
     development suite, see :func:`rand_suite_label`). ``shard=(k, n)`` runs only the items whose
@@ -896,7 +903,15 @@ def run_benchmark(
     outp.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     summaries = []
-    with Matcher(library=library, workers=workers) as matcher:
+    with contextlib.ExitStack() as stack:
+        ray_pool = None
+        if ray_address:
+            from synthmatch.data.ray_backend import RayExecutor
+
+            rex = RayExecutor(ray_address, num_cpus=workers if ray_address == "local" else None)
+            stack.callback(rex.shutdown)
+            ray_pool = RenderPool(executor=rex, workers=workers or rex.cpus)
+        matcher = stack.enter_context(Matcher(library=library, workers=workers, pool=ray_pool))
         pool = matcher.pool
         fns = make_methods(methods, matcher=matcher, budget=budget, external_dir=external_dir)
         for suite in suites:
@@ -953,6 +968,7 @@ def run_benchmark(
             "n_stress": n_stress,
             "n_hand": n_hand,
             "shard": list(shard) if shard else None,
+            "ray_address": ray_address,
         },
         "machine": {
             "platform": platform.platform(),

@@ -51,6 +51,12 @@ def register(bsub: argparse._SubParsersAction) -> None:
         "machine; put the shards' attempts_*.jsonl files together in one folder and run the command "
         "there without --shard to score and report the whole suite",
     )
+    r.add_argument(
+        "--ray-address",
+        default=None,
+        help="render on Ray: 'local' starts one here with --workers CPUs, else a cluster address; "
+        "--workers then sets the renders each search keeps in flight (default: the cluster's CPUs)",
+    )
     r.set_defaults(func=run)
 
 
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             parallel_items=args.parallel_items,
             shard=shard,
+            ray_address=args.ray_address,
             progress=progress,
         )
     print(format_markdown(report["suites"], report["meta"]))
