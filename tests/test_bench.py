@@ -338,8 +338,13 @@ def test_search_throughput_compares_where_the_objective_is_computed(tmp_path):
     t = np.arange(int(0.6 * sr)) / sr
     tone = 0.3 * np.sin(2 * np.pi * 220.0 * t) * np.exp(-3.0 * t)
     sf.write(tmp_path / "tone.wav", tone.astype(np.float32), sr)
-    rep = measure_search(tmp_path / "tone.wav", workers=(1,), renders=6, rounds=1)
-    assert set(rep.rate) == {"1 workers, scored here", "1 workers, scored in the workers"}
-    assert all(r > 0 for r in rep.rate.values()) and all(ms > 0 for ms in rep.parent_cpu_ms.values())
-    assert rep.same_results  # the same search either way: only where the CPU time goes changes
-    assert "same scores in both modes: yes" in rep.format()
+    for whole_match in (False, True):  # CMA-ES from init; the default match on the bundled library
+        rep = measure_search(
+            tmp_path / "tone.wav", workers=(1,), renders=6, rounds=1, whole_match=whole_match
+        )
+        assert set(rep.rate) == {"1 workers, scored here", "1 workers, scored in the workers"}
+        assert all(r > 0 for r in rep.rate.values()) and all(ms > 0 for ms in rep.parent_cpu_ms.values())
+        assert all(s > 0 for s in rep.seconds.values())
+        assert rep.same_results  # the same search either way: only where the CPU time goes changes
+        assert "same scores in both modes: yes" in rep.format()
+        assert rep.what == ("match" if whole_match else "refiner")

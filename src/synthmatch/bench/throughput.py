@@ -133,20 +133,26 @@ class SearchThroughputReport:
     probe: dict[str, Any]
     rate: dict[str, float]  # "W workers, MODE" -> renders/s (median over rounds)
     parent_cpu_ms: dict[str, float]  # same keys -> CPU ms of the searching process per render (median)
+    seconds: dict[str, float]  # same keys -> wall seconds per search (median)
     same_results: bool  # every search found the same scores in both modes
+    what: str = "refiner"  # "refiner": CMA-ES from the init preset; "match": the default match
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def format(self) -> str:
+        what = (
+            "CMA-ES from the init preset" if self.what == "refiner" else "the whole match (synthmatch.match)"
+        )
         lines = [
-            f"target: {self.target}, CMA-ES from the init preset, {self.renders} renders per search, "
+            f"target: {self.target}, {what}, {self.renders} render budget per search, "
             f"{self.rounds} rounds, probe: {self.probe}"
         ]
         for key, rate in self.rate.items():
+            ms = self.parent_cpu_ms[key]
             lines.append(
-                f"{key}: {rate:.2f} renders/s (median); searching process {self.parent_cpu_ms[key]:.1f} "
-                f"CPU ms per render, so it alone caps a search at {1000.0 / max(self.parent_cpu_ms[key], 1e-9):.0f} renders/s"
+                f"{key}: {self.seconds[key]:.2f} s per search, {rate:.2f} renders/s (medians); searching "
+                f"process {ms:.1f} CPU ms per render, so it alone caps a search at {1000.0 / max(ms, 1e-9):.0f} renders/s"
             )
         lines.append(f"same scores in both modes: {'yes' if self.same_results else 'NO'}")
         return "\n".join(lines)
@@ -158,13 +164,16 @@ def measure_search(
     workers: tuple[int, ...] = (2,),
     renders: int = 96,
     rounds: int = 3,
+    whole_match: bool = False,
 ) -> SearchThroughputReport:
     """Run the same CMA-ES search from the init preset towards ``target`` (an audio file) with the
     objective computed here and in the render workers, interleaved over ``rounds`` after one
-    untimed warm-up search per pool; report render rates and the searching process's CPU time."""
+    untimed warm-up search per pool; report render rates and the searching process's CPU time.
+    ``whole_match`` runs the default match (bundled library, ``renders`` as its budget) instead."""
     from synthmatch.audio.analysis import analyze
     from synthmatch.audio.io import load_audio
-    from synthmatch.search.match import make_score, probe_for, target_f0_of
+    from synthmatch.search.library import Library, default_library_path
+    from synthmatch.search.match import Matcher, make_score, probe_for, target_f0_of
     from synthmatch.search.refine import Budget, CMAESRefiner, Objective
     from synthmatch.vital.preset import Preset
 
@@ -172,15 +181,24 @@ def measure_search(
     an = analyze(loaded.with_trimmed_end(), loaded.sample_rate)
     probe = probe_for(an, duration_s=len(loaded.samples) / loaded.sample_rate, sample_rate=loaded.sample_rate)
     start = Preset.init()
+    library = Library.load(default_library_path()) if whole_match else None
 
-    def search(pool: RenderPool, mode: str, n: int) -> tuple[float, float, list[float]]:
-        score = make_score(loaded.samples, probe, target_f0=target_f0_of(an))
-        obj = Objective(score=score, pool=pool, probe=probe, score_in_workers=mode == "workers")
+    def search(pool: RenderPool, mode: str, n: int) -> tuple[float, float, float, list[float]]:
+        in_workers = mode == "workers"
         c0, t0 = time.process_time(), time.perf_counter()
-        CMAESRefiner().refine(start, obj, Budget(max_renders=n), seed=0)
+        if whole_match:
+            with Matcher(library=library, pool=pool, score_in_workers=in_workers) as m:
+                res = m.match(str(target), budget=n)
+            done, got = res.renders, [c.metrics["objective"] for c in res.candidates]
+        else:
+            score = make_score(loaded.samples, probe, target_f0=target_f0_of(an))
+            obj = Objective(score=score, pool=pool, probe=probe, score_in_workers=in_workers)
+            CMAESRefiner().refine(start, obj, Budget(max_renders=n), seed=0)
+            done, got = obj.renders, [e.score for e in obj.history]
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        return obj.renders / wall, 1000.0 * cpu / obj.renders, [e.score for e in obj.history]
+        return wall, done / wall, 1000.0 * cpu / done, got
 
+    walls: dict[str, list[float]] = {}
     rates: dict[str, list[float]] = {}
     cpu_ms: dict[str, list[float]] = {}
     first: dict[int, list[float]] = {}  # the scores of each pool's first timed search
@@ -191,8 +209,9 @@ def measure_search(
                 search(pool, mode, max(w, 4))
             for _ in range(rounds):
                 for mode in SEARCH_MODES:
-                    rate, ms, got = search(pool, mode, renders)
+                    wall, rate, ms, got = search(pool, mode, renders)
                     key = f"{w} workers, scored {'in the workers' if mode == 'workers' else 'here'}"
+                    walls.setdefault(key, []).append(wall)
                     rates.setdefault(key, []).append(rate)
                     cpu_ms.setdefault(key, []).append(ms)
                     same = same and first.setdefault(w, got) == got
@@ -203,5 +222,7 @@ def measure_search(
         probe=probe.to_dict(),
         rate={k: statistics.median(v) for k, v in rates.items()},
         parent_cpu_ms={k: statistics.median(v) for k, v in cpu_ms.items()},
+        seconds={k: statistics.median(v) for k, v in walls.items()},
         same_results=same,
+        what="match" if whole_match else "refiner",
     )

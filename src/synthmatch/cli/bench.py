@@ -33,7 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--target", default="examples/sounds/pluck_c4.wav", help="target audio file")
     s.add_argument("--workers", default="2", help="comma-separated worker counts to measure")
-    s.add_argument("--renders", type=int, default=96, help="renders per search")
+    s.add_argument("--renders", type=int, default=96, help="render budget per search")
+    s.add_argument(
+        "--match",
+        action="store_true",
+        help="time the whole default match (bundled library) instead of CMA-ES from the init preset",
+    )
     s.add_argument("--rounds", type=int, default=3, help="rounds per configuration (medians are reported)")
     s.add_argument("--json", default=None, help="also write the report as JSON here")
     s.set_defaults(func=run_search)
@@ -66,7 +71,9 @@ def run_search(args: argparse.Namespace) -> int:
     from synthmatch.bench.throughput import measure_search
 
     workers = tuple(int(w) for w in args.workers.split(","))
-    report = measure_search(args.target, workers=workers, renders=args.renders, rounds=args.rounds)
+    report = measure_search(
+        args.target, workers=workers, renders=args.renders, rounds=args.rounds, whole_match=args.match
+    )
     print(report.format())
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
