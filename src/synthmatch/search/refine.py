@@ -4,9 +4,11 @@ An :class:`Objective` scores presets against the target (the benchmark's headlin
 lower is better), renders batches in parallel on the worker pool, and keeps the budget (renders,
 seconds) and the best preset seen. A score that follows :class:`WorkerScore` is computed in the
 render workers (a :class:`~synthmatch.render.pool.Measure`), so the search's own process does not
-cap the render rate of a many-core pool; any other callable is computed here. Refiners are registered strategies; ``cmaes`` optimises the
-most important active continuous parameters of a start preset with CMA-ES in our own normalised
-coordinates, using the pool's variant renders (one preset load per worker, then ``set()`` only).
+cap the render rate of a many-core pool; any other callable is computed here.
+
+Refiners are registered strategies; ``cmaes`` optimises the most important active continuous
+parameters of a start preset with CMA-ES in our own normalised coordinates, using the pool's
+variant renders (one preset load per worker, then ``set()`` only).
 Discrete choices (module on/off, filter model, wavetable, connections) are fixed per start preset;
 :mod:`synthmatch.search.match` enumerates them through several start candidates.
 """
