@@ -156,6 +156,13 @@ def test_scoring_in_the_workers_gives_the_same_search_and_shares_the_f0s(render_
     # a plain callable is computed here
     plain = Objective(score=lambda y: 0.0, pool=render_pool, probe=LIB_PROBE)
     assert plain.measure is None
+    # by default, in the workers when they fill the cores; else here, on a core they leave free
+    import synthmatch.search.refine as refine
+
+    for cores, in_workers in ((2, True), (3, False)):  # the pool has 2 workers
+        monkeypatch.setattr(refine, "usable_cores", lambda cores=cores: cores)
+        auto = Objective(score=score, pool=render_pool, probe=LIB_PROBE)
+        assert (auto.measure is not None) == in_workers
 
 
 def test_match_end_to_end(tiny_library, render_pool, tmp_path):

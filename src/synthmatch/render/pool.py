@@ -114,8 +114,16 @@ def _submit(
     return executor.submit(measured_task, task, args, measure)
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS says, else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1))
+    return usable_cores()
 
 
 class RenderPool:

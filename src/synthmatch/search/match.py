@@ -396,7 +396,7 @@ class Matcher:
         workers: int | None = None,
         refiner: str = "cmaes",
         refiner_options: dict[str, Any] | None = None,
-        score_in_workers: bool = True,
+        score_in_workers: bool | None = None,
     ) -> None:
         if library is None or isinstance(library, (str, bytes)) or hasattr(library, "__fspath__"):
             library = Library.load(library or default_library_path())
@@ -409,7 +409,8 @@ class Matcher:
         self.pool = pool or RenderPool(workers=workers)
         self.refiner_name = refiner
         self.refiner = get_refiner(refiner, **(refiner_options or {}))
-        #: Score renders in the render workers (same results; see :class:`TargetScore`).
+        #: Score renders in the render workers (same results; None: when the pool fills the
+        #: machine's cores; see :class:`~synthmatch.search.refine.Objective`).
         self.score_in_workers = score_in_workers
 
     def close(self) -> None:
