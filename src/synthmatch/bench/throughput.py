@@ -170,16 +170,12 @@ def measure_search(
     objective computed here and in the render workers, interleaved over ``rounds`` after one
     untimed warm-up search per pool; report render rates and the searching process's CPU time.
     ``whole_match`` runs the default match (bundled library, ``renders`` as its budget) instead."""
-    from synthmatch.audio.analysis import analyze
-    from synthmatch.audio.io import load_audio
     from synthmatch.search.library import Library, default_library_path
-    from synthmatch.search.match import Matcher, make_score, probe_for, target_f0_of
+    from synthmatch.search.match import Matcher, make_score, read_target, target_f0_of
     from synthmatch.search.refine import Budget, CMAESRefiner, Objective
     from synthmatch.vital.preset import Preset
 
-    loaded = load_audio(target, sample_rate=DEFAULT_PROBE.sample_rate)
-    an = analyze(loaded.with_trimmed_end(), loaded.sample_rate)
-    probe = probe_for(an, duration_s=len(loaded.samples) / loaded.sample_rate, sample_rate=loaded.sample_rate)
+    _, samples, an, probe = read_target(target, sample_rate=DEFAULT_PROBE.sample_rate)
     start = Preset.init()
     library = Library.load(default_library_path()) if whole_match else None
 
@@ -191,7 +187,7 @@ def measure_search(
                 res = m.match(str(target), budget=n)
             done, got = res.renders, [c.metrics["objective"] for c in res.candidates]
         else:
-            score = make_score(loaded.samples, probe, target_f0=target_f0_of(an))
+            score = make_score(samples, probe, target_f0=target_f0_of(an))
             obj = Objective(score=score, pool=pool, probe=probe, score_in_workers=in_workers)
             CMAESRefiner().refine(start, obj, Budget(max_renders=n), seed=0)
             done, got = obj.renders, [e.score for e in obj.history]

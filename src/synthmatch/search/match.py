@@ -242,6 +242,25 @@ def probe_for(
     )
 
 
+def read_target(
+    audio: Any, *, sample_rate: int, note: int | None = None, max_seconds: float = 30.0
+) -> tuple[Any, np.ndarray, Any, Probe]:
+    """Load a target (path or ``(samples, sample_rate)``), analyse it and choose its probe.
+
+    Returns (the loaded audio, its mono samples fitted to the probe, the note analysis, the probe).
+    The analysis reads the clip with its silent end trimmed: the release reads best where the
+    sound ends.
+    """
+    from synthmatch.audio.analysis import analyze
+    from synthmatch.audio.io import load_audio
+
+    loaded = load_audio(audio, sample_rate=sample_rate, max_seconds=max_seconds)
+    samples = loaded.samples.astype(np.float32)
+    an = analyze(loaded.with_trimmed_end(), sample_rate)
+    probe = probe_for(an, duration_s=len(samples) / sample_rate, note=note, sample_rate=sample_rate)
+    return loaded, _fit(samples, probe.n_samples), an, probe
+
+
 def target_f0_of(analysis: Any) -> float | None:
     """The f0 (Hz) the search objective's pitch term aims at, or None for an unpitched target."""
     return analysis.f0_hz if (analysis.pitched and analysis.f0_hz) else None
@@ -445,18 +464,14 @@ class Matcher:
         align_pitch: bool = True,
     ) -> MatchResult:
         """Match a target (path or ``(samples, sample_rate)``); see the module docstring."""
-        from synthmatch.audio.analysis import analyze
-        from synthmatch.audio.io import load_audio
         from synthmatch.metrics import compute_metrics
 
         t0 = time.monotonic()
         timings: dict[str, float] = {}
         sr = self.library.probe.sample_rate
-        loaded = load_audio(audio, sample_rate=sr, max_seconds=max_seconds_audio)
-        target = loaded.samples.astype(np.float32)
-        an = analyze(loaded.with_trimmed_end(), sr)  # the release reads best where the sound ends
-        probe = probe_for(an, duration_s=len(target) / sr, note=note, sample_rate=sr)
-        target = _fit(target, probe.n_samples)
+        loaded, target, an, probe = read_target(
+            audio, sample_rate=sr, note=note, max_seconds=max_seconds_audio
+        )
         timings["analyze"] = time.monotonic() - t0
 
         t1 = time.monotonic()
