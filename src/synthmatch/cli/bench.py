@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import pathlib
+from typing import Any
 
 
 def _default_presets() -> str:
@@ -60,11 +61,7 @@ def run_render(args: argparse.Namespace) -> int:
     probe = Probe.parse(args.probe) if args.probe else Probe()
     presets = mixed_presets(args.presets or _default_presets(), args.n)
     workers = tuple(int(w) for w in args.workers.split(","))
-    report = measure(presets, probe=probe, workers=workers, rounds=args.rounds)
-    print(report.format())
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
-    return 0
+    return _report(measure(presets, probe=probe, workers=workers, rounds=args.rounds), args.json)
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -74,7 +71,12 @@ def run_search(args: argparse.Namespace) -> int:
     report = measure_search(
         args.target, workers=workers, renders=args.renders, rounds=args.rounds, whole_match=args.match
     )
+    return _report(report, args.json)
+
+
+def _report(report: Any, json_path: str | None) -> int:
+    """Print a throughput report, and also write it as JSON to ``json_path`` when given."""
     print(report.format())
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(report.to_dict(), indent=1))
+    if json_path:
+        pathlib.Path(json_path).write_text(json.dumps(report.to_dict(), indent=1))
     return 0

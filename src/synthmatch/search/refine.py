@@ -158,14 +158,14 @@ class Objective:
             self.last_failure = f"{out.status}: {out.reason}"
             return math.inf, None
         mono = out.mono
+        if out.measured is not None:  # scored in the worker, which measures finite renders only
+            score, note = out.measured
+            self.score_fn.noted(mono, note)  # type: ignore[attr-defined]
+            return float(score), mono
         if not np.all(np.isfinite(mono)):
             self.failures += 1
             self.last_failure = "the render is not finite (NaN or inf samples)"
             return math.inf, None
-        if out.measured is not None:  # scored in the worker
-            score, note = out.measured
-            self.score_fn.noted(mono, note)  # type: ignore[attr-defined]
-            return float(score), mono
         return float(self.score_fn(mono)), mono
 
     def evaluate_presets(
