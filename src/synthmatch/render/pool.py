@@ -94,10 +94,11 @@ def _measure_fn(measure: Measure) -> Callable[[np.ndarray], Any]:
         return fn
 
 
-def measured_task(
-    task: Callable[..., RenderOutcome], args: tuple[Any, ...], measure: Measure
-) -> RenderOutcome:
-    """Run a render task, then ``measure`` on its mono audio, in the same (worker) process."""
+def measured_task(task: Callable[..., RenderOutcome], measure: Measure, *args: Any) -> RenderOutcome:
+    """Run ``task(*args)``, then ``measure`` on its mono audio, in the same (worker) process.
+
+    Every argument is top-level, so an executor that passes large ones by reference (Ray's object
+    store, see :class:`synthmatch.data.ray_backend.RayExecutor`) sees the preset and the measure."""
     out = task(*args)
     if out.ok:
         mono = out.mono
@@ -111,7 +112,7 @@ def _submit(
 ) -> Future[RenderOutcome]:
     if measure is None:
         return executor.submit(task, *args)
-    return executor.submit(measured_task, task, args, measure)
+    return executor.submit(measured_task, task, measure, *args)
 
 
 def usable_cores() -> int:
