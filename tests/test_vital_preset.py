@@ -101,6 +101,20 @@ def test_unknown_modulation_names_are_dropped_or_raise(init_preset):
         bad.to_vital()
 
 
+def test_modulations_past_the_last_slot_are_reported_not_lost_silently(init_preset):
+    doc = init_preset.to_vital()
+    doc["settings"]["modulations"][0] = {"source": "lfo_1", "destination": "filter_1_cutoff"}
+    doc["settings"]["modulations"].append({"source": "env_2", "destination": "osc_1_level"})
+    doc["settings"]["modulations"].append({"source": "", "destination": ""})  # an empty extra is fine
+    p = Preset.from_vital(doc)
+    assert [(m.source, m.destination) for m in p.modulations] == [("lfo_1", "filter_1_cutoff")]
+    assert p.issues == [
+        "1 modulation(s) after slot 64 dropped: Vital has 64 slots. Hint: move them into free slots in Vital and save again."
+    ]
+    with pytest.raises(PresetError, match="after slot 64"):
+        Preset.from_vital(doc, strict=True)
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [("not json", "invalid JSON"), ('{"a": 1}', "no 'settings'"), ("[1, 2]", "no 'settings'")],

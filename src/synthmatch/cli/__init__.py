@@ -59,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SynthmatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # an output folder that cannot be made or written, a full disk, ...
+        print(
+            f"error: {exc}. Hint: check that the path exists, is writable and that the disk has room.",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 
 from synthmatch.errors import SynthmatchError
@@ -46,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
         note = None
     budget = None if args.seconds is not None else args.budget
     out = pathlib.Path(args.out or f"match-{pathlib.Path(args.target).stem}")
+    _check_out_dir(out)  # before the search: a bad -o must not cost a match
     with Matcher(library=args.library, workers=args.workers, refiner=args.refiner) as m:
-        with progress_bar("matching", total=budget, unit="render") as progress:
+        with progress_bar("matching", total=budget, unit="render", lazy=True) as progress:
             result = m.match(
                 args.target,
                 budget=budget,
@@ -58,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
                 max_seconds_audio=args.max_seconds,
             )
     paths = write_outputs(result, out, tutorial=not args.no_tutorial, llm=args.llm)
-    best = result.best
     if result.interrupted:
         print("interrupted: returning the best preset found so far")
     print(
@@ -68,5 +69,15 @@ def run(args: argparse.Namespace) -> int:
     for i, c in enumerate(result.candidates):
         print(f"  candidate {i + 1}: MSS-mel {c.metrics['mss_mel']:.3f} dB  ({c.origin})")
     print(f"best preset: {paths['preset']}\nreport: {paths['report']}")
-    _ = best
     return 0
+
+
+def _check_out_dir(out: pathlib.Path) -> None:
+    """Refuse an output folder that cannot be written, without creating anything yet."""
+    if out.exists() and not out.is_dir():
+        raise SynthmatchError(f"-o {out}: a file of that name exists. Hint: pass a folder name.")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise SynthmatchError(f"-o {out}: {parent} is not a writable folder. Hint: choose another -o.")

@@ -17,8 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import soundfile as sf
-
+    from synthmatch.audio.io import save_wav
     from synthmatch.render import Probe, render
     from synthmatch.vital import Preset
 
@@ -30,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if not outcome.ok:
         raise RenderError(f"render failed ({outcome.status}): {outcome.reason}")
     out = pathlib.Path(args.out or pathlib.Path(args.preset).with_suffix(".wav"))
-    sf.write(str(out), outcome.audio.T, probe.sample_rate, subtype="FLOAT")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_wav(out, outcome.audio.T, probe.sample_rate, subtype="FLOAT")
     print(f"wrote {out} ({probe.render_seconds:g} s, note {probe.note}, {outcome.seconds:.2f} s to render)")
     return 0

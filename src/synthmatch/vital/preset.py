@@ -171,6 +171,15 @@ class Preset:
 
         mods: list[Modulation] = []
         raw_mods = settings.get("modulations") or []
+        extra = [
+            e for e in raw_mods[N_PRESET_SLOTS:] if (e or {}).get("source") or (e or {}).get("destination")
+        ]
+        if extra:
+            problem(
+                f"{len(extra)} modulation(s) after slot {N_PRESET_SLOTS} dropped: Vital has "
+                f"{N_PRESET_SLOTS} slots. Hint: move them into free slots in Vital and save again.",
+                PresetError,
+            )
         for k, entry in enumerate(raw_mods[:N_PRESET_SLOTS]):
             src = (entry or {}).get("source", "")
             dst = (entry or {}).get("destination", "")
