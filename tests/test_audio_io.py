@@ -204,6 +204,21 @@ def test_with_trimmed_end_puts_back_the_silence_after_the_sound():
     assert untrimmed.with_trimmed_end() is untrimmed.samples
 
 
+@pytest.mark.parametrize("source_sr", [8000, 22050, 48000, 96000])
+def test_trimmed_end_is_measured_at_the_source_rate(source_sr):
+    # 0.5 s silence, a 1 s tone, 0.5 s silence, at a rate other than the target's
+    t = np.arange(source_sr) / source_sr
+    x = np.concatenate(
+        [np.zeros(source_sr // 2), 0.5 * np.sin(2 * np.pi * 330.0 * t), np.zeros(source_sr // 2)]
+    )
+    a = load_audio((x, source_sr), sample_rate=SR)
+    assert a.trimmed_end_s == pytest.approx(0.5 - 0.010, abs=3 / source_sr)
+    padded = a.with_trimmed_end()  # upsampled sources made this negative, and crashed
+    assert len(padded) / SR == pytest.approx(2.0 - a.trimmed_start_s, abs=4 / source_sr)
+    untrimmed = load_audio((x, source_sr), sample_rate=SR, trim=False)
+    assert untrimmed.trimmed_end_s == 0.0 and untrimmed.with_trimmed_end() is untrimmed.samples
+
+
 def test_trim_threshold_is_relative_to_the_peak():
     tone = np.array(_sine(440.0, 0.5))
     quiet = 10 ** (-50 / 20) * np.array(_sine(440.0, 0.5, amp=1.0))  # 44 dB below the tone

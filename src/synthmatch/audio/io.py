@@ -255,6 +255,7 @@ def load_audio(
     if duration > max_seconds:
         raise AudioTooLongError(_too_long_message(label, duration, max_seconds, trimmed=trim))
 
+    trimmed_end = n_source - start - len(mono)  # in source samples: count before resampling
     mono = resample(mono, orig_sr=orig_sr, target_sr=int(sample_rate))
     samples = np.ascontiguousarray(mono, dtype=np.float32)
     return LoadedAudio(
@@ -267,7 +268,7 @@ def load_audio(
         trimmed_start_s=start / float(orig_sr),
         clipped_fraction=float(clipped),
         warnings=tuple(warnings),
-        trimmed_end_s=(n_source - start - len(mono)) / float(orig_sr),
+        trimmed_end_s=trimmed_end / float(orig_sr),
     )
 
 
