@@ -190,6 +190,8 @@ def test_match_end_to_end(tiny_library, render_pool, tmp_path):
     assert best <= min(knn_scores) + 1e-6
     from synthmatch.search.report import write_outputs
 
+    assert res.analysis["warnings"] == []  # a clean render
+    res.analysis["warnings"] = ["clipping: 3% <at> full scale"]  # as load_audio words them
     paths = write_outputs(res, tmp_path / "out", tutorial=False)
     doc = json.loads(paths["json"].read_text())
     assert doc["probe"]["note"] == 55 and doc["candidates"][0]["metrics"]["mss_mel"] == pytest.approx(best)
@@ -198,6 +200,7 @@ def test_match_end_to_end(tiny_library, render_pool, tmp_path):
     assert (
         html.count("data:audio/wav;base64,") == 1 + len(res.candidates) and "data:image/png;base64," in html
     )
+    assert "<li>clipping: 3% &lt;at&gt; full scale</li>" in html  # the report says what loading noticed
 
 
 def test_match_cancel_returns_best_so_far(tiny_library, render_pool):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import sys
 
 from synthmatch.errors import SynthmatchError
 
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
                 max_seconds_audio=args.max_seconds,
             )
     paths = write_outputs(result, out, tutorial=not args.no_tutorial, llm=args.llm)
+    for warning in result.analysis.get("warnings") or ():
+        print(f"warning: {warning}", file=sys.stderr)
     if result.interrupted:
         print("interrupted: returning the best preset found so far")
     print(

@@ -73,6 +73,8 @@ def render_html(result: MatchResult, *, tutorial_md: str | None = None) -> str:
     )
     an = result.analysis
     tut = f"<h2>Tutorial</h2><pre>{html.escape(tutorial_md)}</pre>" if tutorial_md else ""
+    notes = "".join(f"<li>{html.escape(w)}</li>" for w in an.get("warnings") or ())
+    notes = f"<p><b>About the target:</b></p><ul>{notes}</ul>" if notes else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>synthmatch report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}
@@ -80,7 +82,7 @@ pre{{white-space:pre-wrap;background:#f6f6f6;padding:1em}}</style></head><body>
 <h1>synthmatch: match report</h1>
 <p>Target: {html.escape(str(an.get("source")))} — note {result.probe.note} (detected {an.get("midi_note")}, pitched: {an.get("pitched")}),
 note length {result.probe.note_seconds:.2f} s, velocity {result.probe.velocity:.2f}; {result.renders} renders in {result.timings.get("total", 0):.1f} s.</p>
-<p>Target: <audio controls src="data:audio/wav;base64,{_wav_b64(result.target, sr)}"></audio></p>
+{notes}<p>Target: <audio controls src="data:audio/wav;base64,{_wav_b64(result.target, sr)}"></audio></p>
 <h2>Candidates (lower is better except rms_cos)</h2>
 <table><tr><th>#</th><th>origin</th>{head}<th>listen</th></tr>{"".join(rows)}</table>
 <h2>Spectrograms</h2><img alt="spectrograms" src="data:image/png;base64,{base64.b64encode(png).decode()}">
