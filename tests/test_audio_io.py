@@ -161,6 +161,19 @@ def test_clipping_is_detected_and_reported_as_a_warning(tmp_path):
     assert any("clipping" in w and "Hint" in w for w in a.warnings)
 
 
+def test_a_float_file_above_full_scale_is_hot_not_clipped(tmp_path):
+    hot = 3.0 * np.array(_sine())  # peak 1.5; float keeps the peaks: nothing was cut off
+    sf.write(tmp_path / "hot.wav", hot.astype(np.float32), SR, subtype="FLOAT")
+    a = load_audio(tmp_path / "hot.wav")
+    assert a.clipped_fraction == 0.0
+    assert [w.split(":")[0] for w in a.warnings] == ["level"]
+    cut = np.clip(hot, -1.0, 1.0)  # a float file clipped at full scale upstream
+    sf.write(tmp_path / "cut.wav", cut.astype(np.float32), SR, subtype="FLOAT")
+    b = load_audio(tmp_path / "cut.wav")
+    assert b.clipped_fraction == pytest.approx(np.mean(np.abs(cut) >= 0.999), rel=0.05)
+    assert [w.split(":")[0] for w in b.warnings] == ["clipping"]
+
+
 def test_isolated_full_scale_samples_are_not_clipping():
     x = 0.5 * np.array(_sine())
     x[::1000] = 1.0  # single samples at full scale: peaks, not a clipped waveform

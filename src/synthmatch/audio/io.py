@@ -440,7 +440,7 @@ def _reason(err: BaseException) -> str:
 
 
 def _clipped_fraction(data: np.ndarray, *, positive_full_scale: float) -> float:
-    """Fraction of samples at full scale in same-sign runs of at least ``CLIP_MIN_RUN``.
+    """Fraction of samples at full scale (not above it) in same-sign runs of at least ``CLIP_MIN_RUN``.
 
     Parameters
     ----------
@@ -452,7 +452,10 @@ def _clipped_fraction(data: np.ndarray, *, positive_full_scale: float) -> float:
     if n < CLIP_MIN_RUN:
         return 0.0
     clipped = 0
-    for mask in (data >= CLIP_LEVEL * positive_full_scale, data <= -CLIP_LEVEL):
+    # Above full scale (float files only) is a hot level, reported as such, not a clipped top.
+    top = (data >= CLIP_LEVEL * positive_full_scale) & (data <= positive_full_scale + 1e-6)
+    bottom = (data <= -CLIP_LEVEL) & (data >= -1.0 - 1e-6)
+    for mask in (top, bottom):
         for ch in range(channels):
             m = mask[:, ch]
             if not m.any():
