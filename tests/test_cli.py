@@ -66,3 +66,46 @@ def test_render_makes_the_output_folder_and_writes_the_probe_length(tmp_path, in
     audio, sr = sf.read(out)
     assert sr == 44100 and audio.shape == (22050, 2)  # 0.5 s, stereo
     assert f"wrote {out}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["match", "x.wav", "--budget", "0"], "argument --budget: 0 must be >= 1"),
+        (["match", "x.wav", "--seconds", "-2"], "argument --seconds: -2 must be > 0"),
+        (["match", "x.wav", "--note", "200"], "200 is not a MIDI note number"),
+        (["match", "x.wav", "--note", "C4"], "'C4' must be 'auto' or a MIDI note number"),
+        (["match", "x.wav", "--refiner", "adam"], "invalid choice: 'adam'"),
+        (["match", "x.wav", "--candidates", "two"], "'two' is not an integer"),
+        (["dataset", "build", "--n", "0", "--out", "d"], "argument --n: 0 must be >= 1"),
+        (["bench", "run", "--workers", "0", "--out", "b"], "argument --workers: 0 must be >= 1"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors_before_any_work(argv, says, capsys):
+    from synthmatch.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+def test_match_refuses_settings_out_of_range_before_loading_anything(tmp_path):
+    from synthmatch.search.match import Matcher, _check_settings
+
+    with Matcher() as m, pytest.raises(ValueError, match="budget must be at least 1"):
+        m.match(tmp_path / "not_there.wav", budget=0)  # the settings fail first, not the file
+
+    ok = dict(budget=160, seconds=None, candidates=3, note=None, rerank=12, starts=2)
+    _check_settings(**ok)  # the defaults pass
+    _check_settings(**{**ok, "budget": None, "seconds": 5.0})
+    for bad, says in [
+        ({"budget": None}, "give a render budget"),
+        ({"budget": 0}, "budget must be at least 1"),
+        ({"seconds": 0.0}, "seconds must be > 0"),
+        ({"candidates": 0}, "candidates must be at least 1"),
+        ({"starts": 0}, "starts must be at least 1"),
+        ({"note": 128}, "note must be a MIDI note number 0-127"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            _check_settings(**{**ok, **bad})

@@ -8,6 +8,8 @@ import json
 import pathlib
 from typing import Any
 
+from synthmatch.cli.args import positive_int
+
 
 def _default_presets() -> str:
     from synthmatch.data_paths import shared_dir
@@ -21,9 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     r = bsub.add_parser("render", help="render throughput: the pool against a plain loop of vita renders")
     r.add_argument("--presets", default=None, help="folder of .vital presets (default: shared train presets)")
-    r.add_argument("--n", type=int, default=24, help="number of presets in the mix")
+    r.add_argument("--n", type=positive_int, default=24, help="number of presets in the mix")
     r.add_argument("--workers", default="1,2", help="comma-separated worker counts to measure")
-    r.add_argument("--rounds", type=int, default=3, help="rounds per configuration (medians are reported)")
+    r.add_argument(
+        "--rounds", type=positive_int, default=3, help="rounds per configuration (medians are reported)"
+    )
     r.add_argument("--probe", default="", help="probe overrides, e.g. 'render_seconds=2,note_seconds=1'")
     r.add_argument("--json", default=None, help="also write the report as JSON here")
     r.set_defaults(func=run_render)
@@ -34,13 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--target", default="examples/sounds/pluck_c4.wav", help="target audio file")
     s.add_argument("--workers", default="2", help="comma-separated worker counts to measure")
-    s.add_argument("--renders", type=int, default=96, help="render budget per search")
+    s.add_argument("--renders", type=positive_int, default=96, help="render budget per search")
     s.add_argument(
         "--match",
         action="store_true",
         help="time the whole default match (bundled library) instead of CMA-ES from the init preset",
     )
-    s.add_argument("--rounds", type=int, default=3, help="rounds per configuration (medians are reported)")
+    s.add_argument(
+        "--rounds", type=positive_int, default=3, help="rounds per configuration (medians are reported)"
+    )
     s.add_argument("--json", default=None, help="also write the report as JSON here")
     s.set_defaults(func=run_search)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from synthmatch.cli.args import positive_int
+
 
 def register(bsub: argparse._SubParsersAction) -> None:
     from synthmatch.search.match import DEFAULT_BUDGET
@@ -22,9 +24,12 @@ def register(bsub: argparse._SubParsersAction) -> None:
         "resumes an interrupted run (attempts made with other settings are not reused)",
     )
     r.add_argument(
-        "--budget", type=int, default=DEFAULT_BUDGET, help="render budget of match and search-from-init"
+        "--budget",
+        type=positive_int,
+        default=DEFAULT_BUDGET,
+        help="render budget of match and search-from-init",
     )
-    r.add_argument("--n-rand", type=int, default=200, help="items of the id-rand suite")
+    r.add_argument("--n-rand", type=positive_int, default=200, help="items of the id-rand suite")
     r.add_argument(
         "--rand-seed",
         type=int,
@@ -33,16 +38,18 @@ def register(bsub: argparse._SubParsersAction) -> None:
         "seed is a development suite, reported as id-rand-dev<seed>, for tuning without touching "
         "the evaluation items",
     )
-    r.add_argument("--n-stress", type=int, default=40, help="items of the stress suite")
-    r.add_argument("--n-hand", type=int, default=None, help="limit the id-hand suite to its first N presets")
+    r.add_argument("--n-stress", type=positive_int, default=40, help="items of the stress suite")
+    r.add_argument(
+        "--n-hand", type=positive_int, default=None, help="limit the id-hand suite to its first N presets"
+    )
     r.add_argument(
         "--hand-dir", default=None, help="presets of the id-hand suite (default: shared test split)"
     )
     r.add_argument("--ood-dir", default=None, help="folder of audio files for the ood suite")
     r.add_argument("--external-dir", default=None, help="folder of .vital files named like the targets")
     r.add_argument("--library", default=None, help="library folder (default: the bundled library)")
-    r.add_argument("--workers", type=int, default=None, help="render workers")
-    r.add_argument("--parallel-items", type=int, default=1, help="items matched concurrently")
+    r.add_argument("--workers", type=positive_int, default=None, help="render workers")
+    r.add_argument("--parallel-items", type=positive_int, default=1, help="items matched concurrently")
     r.add_argument(
         "--shard",
         default=None,

@@ -8,6 +8,8 @@ import pathlib
 import sys
 from typing import Any
 
+from synthmatch.cli.args import positive_float, positive_int
+
 
 def _json_arg(text: str | None) -> dict[str, Any] | None:
     """Parse a JSON object given inline or as ``@path``."""
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = p.add_subparsers(dest="dataset_command", metavar="SUBCOMMAND")
 
     b = dsub.add_parser("build", help="render a dataset into shards (resumes an interrupted build)")
-    b.add_argument("--n", type=int, required=True, help="number of items")
+    b.add_argument("--n", type=positive_int, required=True, help="number of items")
     b.add_argument("--out", required=True, help="dataset folder (an interrupted build there is resumed)")
     b.add_argument("--sampler", default="lhs", choices=sampler_names(), help="preset sampler (default: lhs)")
     b.add_argument("--sampler-config", help="sampler options as JSON, or @file.json")
@@ -48,15 +50,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--features", help="LogMelConfig options as JSON, or @file.json (default: its defaults)")
     b.add_argument("--feature-dtype", default="float16", choices=("float16", "float32"))
     b.add_argument("--keep-audio", action="store_true", help="also store each render as 24-bit FLAC")
-    b.add_argument("--shard-size", type=int, default=1000, help="items per shard (default 1000)")
-    b.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    b.add_argument("--shard-size", type=positive_int, default=1000, help="items per shard (default 1000)")
+    b.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: all cores)")
     b.add_argument(
         "--ray-address", default=None, help="run on Ray: 'local' starts one here, else a cluster address"
     )
     b.add_argument(
-        "--max-attempts", type=int, default=8, help="render attempts per item before it counts as failed"
+        "--max-attempts",
+        type=positive_int,
+        default=8,
+        help="render attempts per item before it counts as failed",
     )
-    b.add_argument("--timeout", type=float, default=60.0, help="per-render timeout in seconds")
+    b.add_argument("--timeout", type=positive_float, default=60.0, help="per-render timeout in seconds")
     b.add_argument("--part", help="I/K: build only shards s with s %% K == I (K drivers share one --out)")
     b.set_defaults(func=run_build)
 
@@ -72,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument(
         "--reference", help="label of the reference set (default: a 'train' sampler set, else the last)"
     )
-    c.add_argument("--max-items", type=int, default=5000, help="items sampled per dataset")
+    c.add_argument("--max-items", type=positive_int, default=5000, help="items sampled per dataset")
     c.add_argument("--plot", help="write the comparison plot here")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=run_compare)
@@ -80,9 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = dsub.add_parser(
         "bench", help="dataset-build throughput against raw render throughput, 1 and 2 workers"
     )
-    m.add_argument("--n", type=int, default=24, help="items per measurement")
+    m.add_argument("--n", type=positive_int, default=24, help="items per measurement")
     m.add_argument("--workers", default="1,2", help="worker counts to measure (default 1,2)")
-    m.add_argument("--repeats", type=int, default=3)
+    m.add_argument("--repeats", type=positive_int, default=3)
     m.add_argument("--sampler", default="lhs", choices=sampler_names())
     m.add_argument("--sampler-config", help="sampler options as JSON, or @file.json")
     m.add_argument("--seed", type=int, default=0)

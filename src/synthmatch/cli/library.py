@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from synthmatch.cli.args import positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("library", help="build or inspect a retrieval library")
@@ -13,11 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="a dataset folder built by 'synthmatch dataset build'")
     src.add_argument("--sampler", help="sample presets on the fly with this sampler (lhs, preset, mix)")
-    b.add_argument("--n", type=int, default=2000, help="items to sample (with --sampler)")
+    b.add_argument("--n", type=positive_int, default=2000, help="items to sample (with --sampler)")
     b.add_argument("--seed", type=int, default=1, help="sampler seed (with --sampler)")
     b.add_argument("--out", required=True, help="output library folder")
     b.add_argument("--embedding", default="handcrafted", help="registered embedding name")
-    b.add_argument("--workers", type=int, default=None)
+    b.add_argument("--workers", type=positive_int, default=None)
     b.set_defaults(func=run_build)
     i = lsub.add_parser("info", help="print a library's provenance")
     i.add_argument("library")

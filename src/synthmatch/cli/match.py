@@ -7,26 +7,60 @@ import os
 import pathlib
 import sys
 
+from synthmatch.cli.args import positive_float, positive_int
 from synthmatch.errors import SynthmatchError
+
+
+def _note(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        note = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 'auto' or a MIDI note number 0-127") from None
+    if not 0 <= note <= 127:
+        raise argparse.ArgumentTypeError(f"{note} is not a MIDI note number (0-127; 60 is middle C)")
+    return note
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from synthmatch.search.match import DEFAULT_BUDGET, DEFAULT_CANDIDATES
+    from synthmatch.search.refine import REFINERS
 
     p = sub.add_parser("match", help="find Vital presets that reproduce a sound")
     p.add_argument("target", help="audio file (WAV, FLAC, OGG, MP3, AIFF)")
     p.add_argument("-o", "--out", default=None, help="output folder (default: ./match-<target name>)")
     g = p.add_mutually_exclusive_group()
     g.add_argument(
-        "--budget", type=int, default=DEFAULT_BUDGET, help=f"render budget (default {DEFAULT_BUDGET})"
+        "--budget",
+        type=positive_int,
+        default=DEFAULT_BUDGET,
+        help=f"render budget (default {DEFAULT_BUDGET})",
     )
-    g.add_argument("--seconds", type=float, default=None, help="time limit instead of a render budget")
-    p.add_argument("--candidates", type=int, default=DEFAULT_CANDIDATES, help="distinct candidates to return")
-    p.add_argument("--note", default="auto", help="MIDI note to play, or 'auto' to detect it")
+    g.add_argument(
+        "--seconds",
+        type=positive_float,
+        default=None,
+        help="time limit instead of a render budget",
+    )
+    p.add_argument(
+        "--candidates",
+        type=positive_int,
+        default=DEFAULT_CANDIDATES,
+        help="distinct candidates to return",
+    )
+    p.add_argument(
+        "--note", type=_note, default=None, help="MIDI note to play, or 'auto' to detect it (default)"
+    )
     p.add_argument("--library", default=None, help="library folder (default: the bundled library)")
-    p.add_argument("--workers", type=int, default=None, help="render workers (default: CPU count)")
-    p.add_argument("--refiner", default="cmaes", help="refinement strategy (cmaes, none)")
-    p.add_argument("--max-seconds", type=float, default=30.0, help="refuse targets longer than this")
+    p.add_argument("--workers", type=positive_int, default=None, help="render workers (default: CPU count)")
+    p.add_argument("--refiner", default="cmaes", choices=sorted(REFINERS), help="refinement strategy")
+    p.add_argument(
+        "--max-seconds",
+        type=positive_float,
+        default=30.0,
+        help="refuse targets longer than this",
+    )
     p.add_argument("--llm", default=None, help="rewrite the tutorial with an LLM (anthropic, openai, ollama)")
     p.add_argument("--no-tutorial", action="store_true", help="do not write the tutorial")
     p.set_defaults(func=run)
@@ -37,15 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from synthmatch.search.match import Matcher
     from synthmatch.search.report import write_outputs
 
-    if args.note != "auto":
-        try:
-            note = int(args.note)
-        except ValueError:
-            raise SynthmatchError(
-                f"--note {args.note!r} must be 'auto' or a MIDI note number 0–127"
-            ) from None
-    else:
-        note = None
+    note = args.note
     budget = None if args.seconds is not None else args.budget
     out = pathlib.Path(args.out or f"match-{pathlib.Path(args.target).stem}")
     _check_out_dir(out)  # before the search: a bad -o must not cost a match

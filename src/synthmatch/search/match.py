@@ -404,6 +404,22 @@ def _no_candidate_message(objective: Objective) -> str:
     return f"{why} Hint: check the library and the engine with `synthmatch render PRESET.vital`."
 
 
+def _check_settings(
+    *, budget: int | None, seconds: float | None, candidates: int, note: int | None, rerank: int, starts: int
+) -> None:
+    if budget is None and seconds is None:
+        raise ValueError("give a render budget, a time limit in seconds, or both")
+    if budget is not None and not budget >= 1:
+        raise ValueError(f"budget must be at least 1 render, got {budget!r}")
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"seconds must be > 0, got {seconds!r}")
+    for name, value in (("candidates", candidates), ("rerank", rerank), ("starts", starts)):
+        if not value >= 1:
+            raise ValueError(f"{name} must be at least 1, got {value!r}")
+    if note is not None and not 0 <= note <= 127:
+        raise ValueError(f"note must be a MIDI note number 0-127 (60 is middle C), got {note!r}")
+
+
 class Matcher:
     """Holds the library, the pool and the settings; ``match()`` many targets with one set-up."""
 
@@ -463,8 +479,15 @@ class Matcher:
         max_seconds_audio: float = 30.0,
         align_pitch: bool = True,
     ) -> MatchResult:
-        """Match a target (path or ``(samples, sample_rate)``); see the module docstring."""
+        """Match a target (path or ``(samples, sample_rate)``); see the module docstring.
+
+        Raises ``ValueError`` for settings out of range (a budget or candidate count below 1, a
+        time limit that is not positive, a note outside 0-127) before any work starts."""
         from synthmatch.metrics import compute_metrics
+
+        _check_settings(
+            budget=budget, seconds=seconds, candidates=candidates, note=note, rerank=rerank, starts=starts
+        )
 
         t0 = time.monotonic()
         timings: dict[str, float] = {}

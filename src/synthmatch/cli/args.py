@@ -1,0 +1,34 @@
+"""Argument types shared by the commands: numbers refused with a usage error when out of range."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+
+def at_least(kind: type, low: float, *, strict: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type``: ``kind(text)``, refused when below ``low`` (or equal, if ``strict``).
+
+    argparse turns the refusal into ``error: argument --X: ...`` and exit status 2, before any
+    work starts."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"{text} must be {'>' if strict else '>='} {low:g}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+#: Counts: items, workers, rounds, budgets.
+positive_int = at_least(int, 1)
+#: Durations and limits in seconds.
+positive_float = at_least(float, 0, strict=True)
