@@ -47,6 +47,57 @@ def tiny_library(tmp_path_factory, render_pool):
     return path
 
 
+def test_an_interrupted_library_build_resumes_from_its_checkpoint(render_pool, tmp_path):
+    from synthmatch.audio.features import get_embedding
+
+    presets = _tiny_presets()
+    emb = get_embedding("handcrafted")
+    log = tmp_path / "lib.progress.jsonl"
+    rendered: list[int] = []
+
+    class Counting:  # the pool, counting what each call renders
+        def imap(self, items, probe, progress=None):
+            rendered.append(len(items))
+            return render_pool.imap(items, probe, progress=progress)
+
+    def stop_after_3(done, total):
+        if done > 3:
+            raise KeyboardInterrupt
+
+    def build(progress=None, **kw):
+        return build_library(
+            presets, probe=LIB_PROBE, embedding=emb, pool=Counting(), progress=progress, checkpoint=log, **kw
+        )
+
+    with pytest.raises(KeyboardInterrupt):
+        build(stop_after_3)
+    assert len(log.read_text().splitlines()) == 1 + 3  # a header, then one line per finished item
+    with log.open("a") as fh:
+        fh.write('{"i": 5, "embe')  # a line cut short by a kill
+    seen = []
+    lib = build(lambda done, total: seen.append((done, total)))
+    assert rendered == [len(presets), len(presets) - 3]  # the second run rendered the rest only
+    assert seen[0] == (4, len(presets)) and seen[-1] == (len(presets), len(presets))
+    whole = build_library(presets, probe=LIB_PROBE, embedding=emb, pool=render_pool)
+    np.testing.assert_array_equal(lib.embeddings, whole.embeddings)  # the same library
+    assert lib.records == whole.records
+    with pytest.raises(SynthmatchError, match="logs another library build"):
+        build(provenance={"source": "another sampler"})
+
+
+def test_saving_a_library_never_replaces_a_folder_that_is_not_one(tiny_library, tmp_path):
+    lib = Library.load(tiny_library)
+    mine = tmp_path / "my_sounds"
+    mine.mkdir()
+    (mine / "kick.wav").write_bytes(b"keep me")
+    with pytest.raises(SynthmatchError, match="is not a synthmatch library"):
+        lib.save(mine)
+    assert (mine / "kick.wav").read_bytes() == b"keep me"
+    lib.save(tmp_path / "lib")
+    lib.save(tmp_path / "lib")  # an existing library is replaced
+    assert len(Library.load(tmp_path / "lib")) == len(lib)
+
+
 def test_compact_record_round_trip():
     p = _tiny_presets()[1]
     assets: dict = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pathlib
 
 from synthmatch.cli.args import positive_int
 
@@ -17,7 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--sampler", help="sample presets on the fly with this sampler (lhs, preset, mix)")
     b.add_argument("--n", type=positive_int, default=2000, help="items to sample (with --sampler)")
     b.add_argument("--seed", type=int, default=1, help="sampler seed (with --sampler)")
-    b.add_argument("--out", required=True, help="output library folder")
+    b.add_argument(
+        "--out",
+        required=True,
+        help="output library folder (an interrupted build resumes from OUT.progress.jsonl when repeated)",
+    )
     b.add_argument("--embedding", default="handcrafted", help="registered embedding name")
     b.add_argument("--workers", type=positive_int, default=None)
     b.set_defaults(func=run_build)
@@ -30,11 +35,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_build(args: argparse.Namespace) -> int:
     from synthmatch.cli.progress import progress_bar
     from synthmatch.search.build import build_from_dataset, build_from_sampler
+    from synthmatch.search.library import check_save_target
 
+    out = pathlib.Path(args.out)
+    check_save_target(out)  # before the renders, not after
+    checkpoint = out.with_name(out.name + ".progress.jsonl")
+    if checkpoint.exists():
+        print(f"resuming the build logged in {checkpoint}")
     with progress_bar("rendering library", unit="preset") as progress:
         if args.dataset:
             lib = build_from_dataset(
-                args.dataset, embedding=args.embedding, workers=args.workers, progress=progress
+                args.dataset,
+                embedding=args.embedding,
+                workers=args.workers,
+                progress=progress,
+                checkpoint=checkpoint,
             )
         else:
             lib = build_from_sampler(
@@ -44,8 +59,10 @@ def run_build(args: argparse.Namespace) -> int:
                 embedding=args.embedding,
                 workers=args.workers,
                 progress=progress,
+                checkpoint=checkpoint,
             )
-    lib.save(args.out)
+    lib.save(out)
+    checkpoint.unlink(missing_ok=True)
     print(f"library: {len(lib)} items -> {args.out} (skipped: {lib.provenance.get('skipped')})")
     return 0
 

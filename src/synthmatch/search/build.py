@@ -28,8 +28,10 @@ def _render_library(
     workers: int | None,
     progress: Callable[[int, int], None] | None,
     source: dict[str, Any],
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> Library:
-    """Render ``presets`` at ``probe`` on a fresh pool, embed them, record ``source`` as provenance."""
+    """Render ``presets`` at ``probe`` on a fresh pool, embed them, record ``source`` as provenance
+    (``checkpoint``: see :func:`~synthmatch.search.library.build_library`)."""
     with RenderPool(workers=workers, sample_rate=probe.sample_rate) as pool:
         return build_library(
             presets,
@@ -38,6 +40,7 @@ def _render_library(
             pool=pool,
             progress=progress,
             provenance={"source": source},
+            checkpoint=checkpoint,
         )
 
 
@@ -51,8 +54,10 @@ def build_from_sampler(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     sampler_config: dict[str, Any] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> Library:
-    """Sample ``n`` presets with a registered sampler, render them at ``probe`` and embed them."""
+    """Sample ``n`` presets with a registered sampler, render them at ``probe`` and embed them
+    (``checkpoint`` makes the build resumable, see :func:`~synthmatch.search.library.build_library`)."""
     from synthmatch.data.samplers import make_sampler
 
     if seed in RESERVED_EVAL_SEEDS:
@@ -60,7 +65,13 @@ def build_from_sampler(
     s = make_sampler(sampler, sampler_config)
     presets = [s.sample(seed=seed, index=i) for i in range(n)]
     return _render_library(
-        presets, probe, embedding, workers, progress, {"sampler": s.describe(), "seed": seed, "n": n}
+        presets,
+        probe,
+        embedding,
+        workers,
+        progress,
+        {"sampler": s.describe(), "seed": seed, "n": n},
+        checkpoint,
     )
 
 
@@ -71,14 +82,22 @@ def build_from_dataset(
     probe: Probe = DEFAULT_PROBE,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> Library:
-    """Render every preset of a dataset at ``probe`` (the library's probe) and embed it."""
+    """Render every preset of a dataset at ``probe`` (the library's probe) and embed it
+    (``checkpoint`` makes the build resumable, see :func:`~synthmatch.search.library.build_library`)."""
     from synthmatch.data.reader import Dataset
 
     ds = Dataset.open(path)
     presets = [ds.preset(i) for i in range(len(ds.indices()))]
     return _render_library(
-        presets, probe, embedding, workers, progress, {"dataset": str(path), "manifest": ds.describe()}
+        presets,
+        probe,
+        embedding,
+        workers,
+        progress,
+        {"dataset": str(path), "manifest": ds.describe()},
+        checkpoint,
     )
 
 

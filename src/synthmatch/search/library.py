@@ -14,6 +14,7 @@ On disk a library is a folder:
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -184,6 +185,7 @@ class Library:
         tmp = out.with_name(out.name + ".tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
+        check_save_target(out)
         tmp.mkdir(parents=True)
         np.save(tmp / "embeddings.npy", self.embeddings.astype(np.float32))
         with gzip.open(tmp / "presets.jsonl.gz", "wt") as fh:
@@ -226,6 +228,17 @@ class Library:
         return cls(emb, records, assets, provenance)
 
 
+def check_save_target(folder: str | os.PathLike[str]) -> None:
+    """Refuse a destination that :meth:`Library.save` would have to wipe: an existing file, or a
+    folder with something in it that is not a library. Call it before a long build, too."""
+    out = pathlib.Path(folder)
+    if out.exists() and (not out.is_dir() or (not (out / "library.json").exists() and any(out.iterdir()))):
+        raise SynthmatchError(
+            f"{out} exists and is not a synthmatch library; saving would replace what is in it. "
+            "Hint: choose a new folder for the library."
+        )
+
+
 def build_library(
     presets: Sequence[Preset],
     *,
@@ -234,10 +247,16 @@ def build_library(
     pool: Any,
     progress: Callable[[int, int], None] | None = None,
     provenance: dict[str, Any] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> Library:
     """Render ``presets`` at ``probe`` on ``pool``, embed the renders, and build a library.
 
     Items whose render fails or is silent are skipped and counted in the provenance.
+
+    ``checkpoint`` is a file that logs each item as it is done (its embedding, or why it was
+    skipped). A build that stops (Ctrl-C, a crash, a lost machine) and is started again with the
+    same presets, probe, embedding and provenance renders only the items the log lacks; a log
+    written for another build is refused. The caller removes the file once the library is saved.
     """
     from synthmatch.render.engine import audio_problem, engine_version
 
@@ -245,13 +264,39 @@ def build_library(
     assets: dict[str, Any] = {}
     vecs: list[np.ndarray] = []
     skipped: dict[str, int] = {}
+    done: dict[int, np.ndarray | str] = {}
+    log = None
+    if checkpoint is not None:
+        key = _build_key(len(presets), probe, embedding, provenance)
+        done = _read_checkpoint(pathlib.Path(checkpoint), key)
+        log = _open_checkpoint(pathlib.Path(checkpoint), key)
+    todo = [i for i in range(len(presets)) if i not in done]
+    resumed = len(done)
+
+    def step(k: int, _n: int) -> None:
+        if progress is not None:
+            progress(resumed + k, len(presets))
+
+    try:
+        for j, out in pool.imap([presets[i] for i in todo], probe, progress=step):
+            i = todo[j]
+            reason = out.status if not out.ok else audio_problem(out.audio)
+            if reason is not None and reason != "clipped":
+                done[i] = reason
+            else:
+                done[i] = np.asarray(embedding.embed(out.mono, probe.sample_rate), dtype=np.float32)
+            if log is not None:
+                log.write(_checkpoint_line(i, done[i]))
+                log.flush()
+    finally:
+        if log is not None:
+            log.close()
     results: dict[int, np.ndarray] = {}
-    for i, out in pool.imap(list(presets), probe, progress=progress):
-        reason = out.status if not out.ok else audio_problem(out.audio)
-        if reason is not None and reason != "clipped":
-            skipped[reason] = skipped.get(reason, 0) + 1
-            continue
-        results[i] = embedding.embed(out.mono, probe.sample_rate)
+    for i, got in done.items():
+        if isinstance(got, str):
+            skipped[got] = skipped.get(got, 0) + 1
+        else:
+            results[i] = got
     for i in sorted(results):
         records.append(compact_record(presets[i], assets))
         vecs.append(results[i])
@@ -269,6 +314,66 @@ def build_library(
     }
     prov.update(provenance or {})
     return Library(np.stack(vecs).astype(np.float32), records, assets, prov)
+
+
+def _build_key(n: int, probe: Probe, embedding: Any, provenance: dict[str, Any] | None) -> str:
+    """What a checkpoint must have been written for: the same items, probe, embedding and space."""
+    parts = {
+        "n": n,
+        "probe": probe.to_dict(),
+        "embedding": {"name": embedding.name, "config": _config_dict(embedding)},
+        "spec_hash": default_space().spec_hash,
+        "provenance": provenance or {},
+    }
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _checkpoint_line(i: int, got: np.ndarray | str) -> str:
+    if isinstance(got, str):
+        return json.dumps({"i": i, "skipped": got}) + "\n"
+    vec = np.ascontiguousarray(got, dtype="<f4")
+    return json.dumps({"i": i, "embedding": base64.b64encode(vec.tobytes()).decode()}) + "\n"
+
+
+def _read_checkpoint(path: pathlib.Path, key: str) -> dict[int, np.ndarray | str]:
+    """The items a checkpoint holds (a last line cut short by a kill is ignored)."""
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    try:
+        head = json.loads(lines[0]) if lines else {}
+    except json.JSONDecodeError:
+        head = {}
+    if head.get("build") != key:
+        raise SynthmatchError(
+            f"{path} logs another library build (other presets, probe, embedding or settings). "
+            "Hint: delete it to start this build from scratch, or repeat the command that started it."
+        )
+    done: dict[int, np.ndarray | str] = {}
+    for line in lines[1:]:
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "skipped" in rec:
+            done[int(rec["i"])] = str(rec["skipped"])
+        else:
+            done[int(rec["i"])] = np.frombuffer(base64.b64decode(rec["embedding"]), dtype="<f4").copy()
+    return done
+
+
+def _open_checkpoint(path: pathlib.Path, key: str) -> Any:
+    if path.exists():
+        text = path.read_bytes()
+        fh = path.open("a")
+        if text and not text.endswith(b"\n"):
+            fh.write("\n")  # end a line cut short, so the next record starts on its own line
+        return fh
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = path.open("w")
+    fh.write(json.dumps({"build": key}) + "\n")
+    fh.flush()
+    return fh
 
 
 def _config_dict(embedding: Any) -> dict[str, Any]:
