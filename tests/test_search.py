@@ -431,3 +431,50 @@ def test_match_reports_the_trimmed_lead_so_the_release_maps_back_to_the_clip(tin
     whole = analyze(clip, sr).release_s
     assert whole == pytest.approx(lead + held, abs=0.1)
     assert res.analysis["release_s"] + trimmed == pytest.approx(whole, abs=0.02)
+
+
+class _ScoredSwitches:
+    """An objective whose score is a sum of what each module's switch costs, with no renders."""
+
+    def __init__(self, cost_when_off: dict[str, float]):
+        self.cost_when_off = cost_when_off
+        self.origin = "search"
+        self.tried: list[dict[str, float]] = []
+
+    def evaluate_variants(self, base, changes, budget):
+        from synthmatch.search.refine import _charge, apply_changes
+
+        _charge(budget, len(changes))
+        self.tried += changes
+        out = []
+        for c in changes:
+            p = apply_changes(base, c)
+            score = 5.0 + sum(v for k, v in self.cost_when_off.items() if p.values[k] < 0.5)
+            out.append(Evaluation(p, score, None, self.origin))
+        return out
+
+
+def test_pruning_switches_off_the_modules_that_cost_the_match():
+    from synthmatch.search.match import PRUNE_RESERVE, prune_modules
+
+    start = Preset.init().with_values(osc_2_on=1, reverb_on=1, delay_on=1, chorus_on=1, flanger_on=1)
+    assert start.values["osc_1_on"] == 1
+    ev = Evaluation(start, 5.0, None, "library #7")
+    costs = {"reverb_on": -1.0, "delay_on": -0.5, "osc_2_on": 0.7, "chorus_on": 0.1, "flanger_on": -0.1}
+    obj = _ScoredSwitches(costs)  # flanger off gains 2%: less than PRUNE_MIN_GAIN, so it stays on
+    best = prune_modules(ev, obj, Budget(max_renders=PRUNE_RESERVE + 10))
+    tried = [next(iter(c)) for c in obj.tried[:-1]]
+    assert sorted(tried) == ["chorus_on", "delay_on", "flanger_on", "osc_1_on", "osc_2_on", "reverb_on"]
+    assert obj.tried[-1] == {"reverb_on": 0.0, "delay_on": 0.0}  # the two that helped, together
+    assert best.score == 3.5 and best.origin == "library #7 pruned"
+    assert all(best.preset.values[k] == 1 for k in ("osc_2_on", "chorus_on", "flanger_on"))
+    assert obj.origin == "search"  # the refiner's label is left as it was
+
+    # a lone source is never switched off, and nothing is tried when the budget cannot pay for it
+    lone = Evaluation(Preset.init().with_values(reverb_on=1), 5.0, None, "library #8")
+    obj = _ScoredSwitches({"osc_1_on": -4.0, "reverb_on": 0.2})
+    assert prune_modules(lone, obj, Budget(max_renders=PRUNE_RESERVE + 1)) is lone
+    assert obj.tried == [{"reverb_on": 0.0}]
+    obj = _ScoredSwitches({"reverb_on": -1.0})
+    assert prune_modules(lone, obj, Budget(max_renders=PRUNE_RESERVE)) is lone and obj.tried == []
+    assert prune_modules(lone, obj, Budget(max_renders=PRUNE_RESERVE + 1)).score == 4.0

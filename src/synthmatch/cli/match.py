@@ -61,6 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=30.0,
         help="refuse targets longer than this",
     )
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="try each refinement start with its modules switched off one by one (a reverb tail, a noise "
+        "layer) and keep what scores 5%% better; off by default until it is benchmarked",
+    )
     p.add_argument("--llm", default=None, help="rewrite the tutorial with an LLM (anthropic, openai, ollama)")
     p.add_argument("--no-tutorial", action="store_true", help="do not write the tutorial")
     p.set_defaults(func=run)
@@ -85,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 note=note,
                 progress=progress,
                 max_seconds_audio=args.max_seconds,
+                prune=args.prune,
             )
     paths = write_outputs(result, out, tutorial=not args.no_tutorial, llm=args.llm)
     for warning in result.analysis.get("warnings") or ():

@@ -33,7 +33,7 @@ from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S, Probe
 from synthmatch.search.library import Library, default_library_path
 from synthmatch.search.refine import Budget, BudgetExhausted, Evaluation, Objective, get_refiner
 from synthmatch.vital.preset import Preset
-from synthmatch.vital.spec import default_space
+from synthmatch.vital.spec import MODULE_SWITCHES, SOURCE_SWITCHES, default_space
 
 #: Default search settings (declared once; the CLI and the benchmark read them).
 DEFAULT_BUDGET = 160
@@ -64,6 +64,11 @@ MATCH_REVISION = 7
 #: octave transposes and random fine tunes, so most starts sound some cents off the target, and
 #: the mel spectrograms of the benchmark see that in every upper partial.
 ALIGN_MIN_CENTS = 5.0
+#: Pruning a start's modules leaves at least this many renders of its share to the refiner.
+PRUNE_RESERVE = 16
+#: A module is switched off only when that lowers the start's score by at least this fraction:
+#: smaller gains are within what the refiner's own randomness moves a match.
+PRUNE_MIN_GAIN = 0.05
 #: Only the best this many re-ranked candidates get a retuned copy (each copy costs a render; on a
 #: development suite, aligning all 12 or the best 6 scored the same, 1-1.3% below revision 3).
 ALIGN_TOP = 6
@@ -345,6 +350,38 @@ def _fit(audio: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def prune_modules(start: Evaluation, objective: Objective, budget: Budget) -> Evaluation:
+    """``start``, or a copy with some of its modules switched off if that scores better.
+
+    The refiner moves continuous values only, so a start that carries a module the target lacks
+    (a reverb tail, a noise layer, a second oscillator) keeps it. This tries each switched-on
+    module of :data:`~synthmatch.vital.spec.MODULE_SWITCHES` off, one render each in one batch (a
+    source only while another stays on), then all the ones that helped by :data:`PRUNE_MIN_GAIN`
+    or more off together, and returns the best of these and ``start``. It renders nothing when
+    ``budget`` cannot pay for every try. ``Matcher.match(prune=True)`` runs it on each start.
+    """
+    values = start.preset.values
+    on = [name for name in MODULE_SWITCHES if values.get(name, 0.0) >= 0.5]
+    sources_on = [name for name in on if name in SOURCE_SWITCHES]
+    tries = [name for name in on if name not in SOURCE_SWITCHES or len(sources_on) >= 2]
+    if not tries or not math.isfinite(start.score) or budget.remaining() < len(tries) + PRUNE_RESERVE:
+        return start
+    origin = objective.origin
+    objective.origin = f"{start.origin} pruned"
+    try:
+        evals = objective.evaluate_variants(start.preset, [{name: 0.0} for name in tries], budget)
+        enough = start.score * (1.0 - PRUNE_MIN_GAIN)
+        helped = [name for name, e in zip(tries, evals) if e.score <= enough]
+        best = min([start, *(e for e in evals if e.score <= enough)], key=lambda e: e.score)
+        # Together only if the sources left on are not all of them (silence scores nothing).
+        if len(helped) >= 2 and not set(sources_on) <= set(helped):
+            both = objective.evaluate_variants(start.preset, [dict.fromkeys(helped, 0.0)], budget)
+            best = min([best, *both], key=lambda e: e.score)
+    finally:
+        objective.origin = origin
+    return best
+
+
 def _distinct(evals: list[Evaluation], k: int, *, min_param_dist: float = 0.05) -> list[Evaluation]:
     """Up to ``k`` best evaluations, no two of them near-duplicates.
 
@@ -478,6 +515,7 @@ class Matcher:
         seed: int = 0,
         max_seconds_audio: float = 30.0,
         align_pitch: bool = True,
+        prune: bool = False,
     ) -> MatchResult:
         """Match a target (path or ``(samples, sample_rate)``); see the module docstring.
 
@@ -541,6 +579,8 @@ class Matcher:
                     budget_obj.remaining() // (n_starts - j) if budget is not None else budget_obj.remaining()
                 )
                 sub = budget_obj.sub(share)
+                if prune:
+                    ev = prune_modules(ev, objective, sub)
                 objective.origin = f"{ev.origin} + {self.refiner_name}"
                 self.refiner.refine(ev.preset, objective, sub, seed=seed + j, start_eval=ev)
             timings["refine"] = time.monotonic() - t3

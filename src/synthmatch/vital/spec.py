@@ -46,6 +46,15 @@ Prior = Literal["uniform", "fixed"]
 N_MOD_SLOTS = 32
 #: Source/destination value for an empty modulation slot in categorical form.
 NO_CONNECTION = "none"
+#: The on/off switches of the sound sources (three oscillators and the sample).
+SOURCE_SWITCHES: tuple[str, ...] = ("osc_1_on", "osc_2_on", "osc_3_on", "sample_on")
+#: The on/off switch of every optional module: sources, the two filters, the effects.
+MODULE_SWITCHES: tuple[str, ...] = (
+    *SOURCE_SWITCHES,
+    "filter_1_on",
+    "filter_2_on",
+    *(f"{fx}_on" for fx in EFFECTS),
+)
 
 # ---------------------------------------------------------------------------------------
 # Controls left out of the space, with the reason. Patterns are full-match regexes.
