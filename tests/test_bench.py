@@ -246,7 +246,7 @@ def test_id_rand_development_seed_is_reported_apart_from_the_evaluation_suite(ti
 
 def test_search_big_from_init_is_the_refiner_from_init_at_20x_the_budget(tiny_lib, render_pool):
     from synthmatch.bench.protocol import SEARCH_BIG_FACTOR, Item, _settings_key, make_methods
-    from synthmatch.search.match import MATCH_REVISION, Matcher
+    from synthmatch.search.match import MATCH_REVISION, REFINER_REVISION, Matcher
 
     t = np.arange(22050) / 44100
     item = Item("tone", (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-3 * t)).astype(np.float32), 44100)
@@ -257,7 +257,10 @@ def test_search_big_from_init_is_the_refiner_from_init_at_20x_the_budget(tiny_li
     assert small.renders == 2 and big.renders == 2 * SEARCH_BIG_FACTOR
     assert small.probe == big.probe and big.preset is not None
     # the refiner's settings decide its result, so its revision is part of the key (no library)
-    assert key["budget"] == 2 and key["revision"] == MATCH_REVISION and "library" not in key
+    assert key["budget"] == 2 and key["revision"] == REFINER_REVISION and "library" not in key
+    # a change to the match pipeline alone (pruning, revision 8) keeps the baselines' logs valid
+    assert REFINER_REVISION == 7 < MATCH_REVISION
+    assert json.loads(_settings_key("match", 2, m, None))["revision"] == MATCH_REVISION
 
 
 def test_methods_that_do_not_sample_need_no_training_presets(tmp_path, monkeypatch):

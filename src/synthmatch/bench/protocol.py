@@ -843,7 +843,7 @@ def spectrogram_figures(
 def _settings_key(method: str, budget: int, matcher: Any, external_dir: str | None) -> str:
     """What decides a method's result on an item, for reusing logged attempts."""
     from synthmatch.audio.analysis import ANALYSIS_REVISION
-    from synthmatch.search.match import MATCH_REVISION
+    from synthmatch.search.match import MATCH_REVISION, REFINER_REVISION
     from synthmatch.vital.spec import default_space
 
     parts: dict[str, Any] = {"method": method, "version": __version__, "spec": default_space().spec_hash}
@@ -851,7 +851,8 @@ def _settings_key(method: str, budget: int, matcher: Any, external_dir: str | No
     searches = ("match", "search-big", "search-from-init", "search-big-from-init")
     if method in searches:
         parts["budget"] = budget
-        parts["revision"] = MATCH_REVISION  # it also covers the refiner's settings
+        # the whole pipeline for match and search-big; the refiner alone for the from-init lines
+        parts["revision"] = MATCH_REVISION if method in ("match", "search-big") else REFINER_REVISION
     if method in ("match", "search-big", "knn"):
         parts["library"] = zlib.crc32(
             json.dumps(matcher.library.provenance, sort_keys=True, default=str).encode()

@@ -50,13 +50,18 @@ PITCH_PENALTY_CAP_SEMITONES = 12.0
 
 #: Revision of the search pipeline's behaviour: the benchmark reuses logged ``match`` attempts only
 #: when it is unchanged (bump it with any change that moves results).
+# 8: each refinement start is first tried with its modules switched off (prune_modules);
 # 7: the target is analysed with the silence that loading trimmed from its end put back (the
 # release detector reads how the sound ends), after the analysis's DC blocker (analysis revision 5);
 # 6: when no refinement start is in tune with a pitched target, the last start is the best
 # in-tune candidate; 5: the benchmark logs the release in the item's own time (matching unchanged
 # from 4); 4: pitch alignment corrects cents too (voice_tune); 3: CMA-ES step 0.08, start not
 # re-rendered.
-MATCH_REVISION = 7
+MATCH_REVISION = 8
+#: Revision of what the refiner alone does from a given start (its settings, the search
+#: dimensions, the objective, the target's analysis): the key of the search-from-init baselines'
+#: logged attempts. It was the match revision up to 7; bump both with a change to the refiner.
+REFINER_REVISION = 7
 #: Pitch alignment: a re-ranked candidate whose render sounds off a pitched target's f0 is also
 #: tried retuned onto it, with ``voice_transpose`` moved by the whole semitones and ``voice_tune``
 #: set to the rest (revision 2 moved whole semitones only; revision 4 also corrects the cents).
@@ -515,7 +520,7 @@ class Matcher:
         seed: int = 0,
         max_seconds_audio: float = 30.0,
         align_pitch: bool = True,
-        prune: bool = False,
+        prune: bool = True,
     ) -> MatchResult:
         """Match a target (path or ``(samples, sample_rate)``); see the module docstring.
 
