@@ -478,3 +478,49 @@ def test_pruning_switches_off_the_modules_that_cost_the_match():
     obj = _ScoredSwitches({"reverb_on": -1.0})
     assert prune_modules(lone, obj, Budget(max_renders=PRUNE_RESERVE)) is lone and obj.tried == []
     assert prune_modules(lone, obj, Budget(max_renders=PRUNE_RESERVE + 1)).score == 4.0
+
+
+def test_searches_on_threads_draw_what_they_draw_alone():
+    import threading
+    import time
+
+    from synthmatch.search.refine import BudgetExhausted, CMAESRefiner, _charge, apply_changes
+
+    class Bowl:  # a quadratic score over the searched controls, with no renders
+        pool = None
+        origin = "search"
+
+        def __init__(self):
+            self.tried: list[dict[str, float]] = []
+
+        def evaluate_variants(self, base, changes, budget):
+            changes = changes[: budget.remaining()]
+            if not changes:
+                raise BudgetExhausted
+            _charge(budget, len(changes))
+            time.sleep(0.002)  # let the other thread run its CMA-ES in between
+            self.tried += changes
+            return [
+                Evaluation(apply_changes(base, c), float(sum((v - 0.3) ** 2 for v in c.values())), None)
+                for c in changes
+            ]
+
+    start = Preset.init().with_values(filter_1_on=1, env_1_decay=0.5)
+
+    def search(seed, bowl):
+        CMAESRefiner().refine(
+            start, bowl, Budget(max_renders=60), seed=seed, start_eval=Evaluation(start, 9.0, None)
+        )
+
+    alone = []
+    for seed in (0, 1):
+        alone.append(Bowl())
+        search(seed, alone[-1])
+    assert alone[0].tried != alone[1].tried and len(alone[0].tried) == 60
+    side = [Bowl(), Bowl()]
+    threads = [threading.Thread(target=search, args=(seed, side[seed])) for seed in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert side[0].tried == alone[0].tried and side[1].tried == alone[1].tried

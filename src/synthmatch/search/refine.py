@@ -15,10 +15,11 @@ Discrete choices (module on/off, filter model, wavetable, connections) are fixed
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -333,6 +334,37 @@ class NoRefiner:
             return None
 
 
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
+class _OwnRandomState:
+    """One search's share of numpy's global random state.
+
+    ``cma`` seeds and draws from numpy's global generator, which searches running on threads
+    side by side (``bench run --parallel-items``) would share: their draws would interleave, and
+    a search's result would depend on what ran beside it. Each ``cma`` call runs inside
+    :meth:`active`, which swaps this search's state in under a lock and puts the caller's back, so
+    a search draws the same numbers alone or beside others. Alone, nothing else draws between
+    the calls, so the numbers are the ones ``cma`` drew before this class existed.
+    """
+
+    def __init__(self) -> None:
+        self.state: Any = None
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        # the legacy global state is what cma uses, so it is what must be swapped
+        with _GLOBAL_RNG_LOCK:
+            outer = np.random.get_state()  # noqa: NPY002
+            if self.state is not None:
+                np.random.set_state(self.state)  # noqa: NPY002
+            try:
+                yield
+            finally:
+                self.state = np.random.get_state()  # noqa: NPY002
+                np.random.set_state(outer)  # noqa: NPY002
+
+
 @register_refiner("cmaes")
 class CMAESRefiner:
     """CMA-ES over the start preset's most important active continuous parameters.
@@ -371,19 +403,24 @@ class CMAESRefiner:
             pop = self.popsize or int(4 + 3 * math.log(len(dims)))
             workers = max(1, getattr(objective.pool, "workers", 1))
             pop = max(workers, int(math.ceil(pop / workers) * workers))
-            es = cma.CMAEvolutionStrategy(
-                x0,
-                self.sigma0,
-                {
-                    "bounds": [0.0, 1.0],
-                    "popsize": pop,
-                    "seed": seed + 1,
-                    "verbose": -9,
-                    "CMA_diagonal": len(dims) > 30,
-                },
-            )
-            while not es.stop():
-                xs = es.ask()
+            rng = _OwnRandomState()
+            with rng.active():
+                es = cma.CMAEvolutionStrategy(
+                    x0,
+                    self.sigma0,
+                    {
+                        "bounds": [0.0, 1.0],
+                        "popsize": pop,
+                        "seed": seed + 1,
+                        "verbose": -9,
+                        "CMA_diagonal": len(dims) > 30,
+                    },
+                )
+            while True:
+                with rng.active():
+                    if es.stop():
+                        break
+                    xs = es.ask()
                 changes = [{d.control: d.from_unit(float(x)) for d, x in zip(dims, xv)} for xv in xs]
                 evals = objective.evaluate_variants(start, changes, budget)
                 if len(evals) < len(xs):  # budget ran out mid-generation
@@ -391,7 +428,8 @@ class CMAESRefiner:
                         if best is None or e.score < best.score:
                             best = e
                     break
-                es.tell(xs, [e.score if math.isfinite(e.score) else 1e6 for e in evals])
+                with rng.active():
+                    es.tell(xs, [e.score if math.isfinite(e.score) else 1e6 for e in evals])
                 for e in evals:
                     if best is None or e.score < best.score:
                         best = e
