@@ -7,7 +7,9 @@ Pipeline (every stage under one render budget and/or time limit):
 3. re-rank the top candidates by rendering them at the target's probe and scoring with MSS-mel
    (plus the pitch term); candidates that sound off a pitched target are also tried retuned onto
    it (:func:`pitch_aligned`);
-4. refine the best distinct start presets with the registered refiner (CMA-ES by default); when
+4. try each start with its switched-on modules off (:func:`prune_modules`: a reverb tail or a
+   noise layer the target lacks), then refine the best distinct start presets with the registered
+   refiner (CMA-ES by default); when
    none of them is in tune with a pitched target, the last one is the best candidate that is
    (:func:`_with_an_in_tune_start`): a noise burst can score better than a pitched sound of the
    wrong length, but only the pitched one can be refined into the target;
@@ -644,6 +646,7 @@ class Matcher:
                 "rerank": rerank,
                 "starts": starts,
                 "align_pitch": align_pitch,
+                "prune": prune,
                 "revision": MATCH_REVISION,
                 "refiner": self.refiner_name,
                 "library_size": len(self.library),
