@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import time
 
 import numpy as np
 import pytest
@@ -197,3 +198,20 @@ def test_workers_exit_when_the_job_is_killed(tmp_path):
         ]
         time.sleep(0.2)
     assert alive == []
+
+
+@pytest.mark.vita
+def test_a_pool_first_used_from_a_thread_that_ends_keeps_its_workers(short_probe, init_preset):
+    import threading
+
+    from synthmatch.render.pool import RenderPool
+
+    with RenderPool(workers=2) as pool:
+        first: list = []
+        t = threading.Thread(target=lambda: first.extend(pool.render([init_preset] * 2, short_probe)))
+        t.start()
+        t.join()  # the workers were spawned from this thread, which has now ended
+        time.sleep(1.0)  # the kernel's parent-death signal used to kill them here
+        later = pool.render([init_preset] * 2, short_probe)
+    assert [o.ok for o in first + later] == [True] * 4
+    assert np.array_equal(first[0].audio, later[0].audio)

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -35,18 +36,28 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)``; raising from it cancels the job."""
 
 
-def _die_with_parent() -> None:
-    """Linux: have the kernel terminate this worker if the process that owns the pool dies
-    (a killed job must not leave engine processes behind). Best effort elsewhere."""
-    try:
-        import ctypes
-        import signal
+#: How often a worker checks that the process that owns its pool is still alive (seconds).
+PARENT_CHECK_S = 0.5
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
+
+def _die_with_parent() -> None:
+    """End this worker soon after the process that owns the pool dies (a killed job must not leave
+    engine processes behind).
+
+    A watchdog thread polls the parent's pid: an orphan is re-parented, so the pid changes. The
+    kernel's parent-death signal (``PR_SET_PDEATHSIG``) is not used: it fires when the *thread*
+    that spawned the worker ends, and a pool first used from a short-lived thread (a benchmark's
+    item thread, a web request) spawns its workers there, so they were killed with that thread
+    and the pool broke. The thread holds no lock while it sleeps, so the worker can still fork.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="synthmatch-parent-watch", daemon=True).start()
 
 
 def _init_worker(sample_rate: int) -> None:
