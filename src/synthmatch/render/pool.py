@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import pickle
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -51,13 +50,21 @@ def _die_with_parent() -> None:
     and the pool broke. The thread holds no lock while it sleeps, so the worker can still fork.
     """
     parent = os.getppid()
+    stop = threading.Event()
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_S)
-        os._exit(1)
+        while not stop.wait(PARENT_CHECK_S):
+            if os.getppid() != parent:
+                os._exit(1)
 
-    threading.Thread(target=watch, name="synthmatch-parent-watch", daemon=True).start()
+    watcher = threading.Thread(target=watch, name="synthmatch-parent-watch", daemon=True)
+    watcher.start()
+
+    def end_watch() -> None:  # a worker that exits normally finalises with no thread left running
+        stop.set()
+        watcher.join()
+
+    atexit.register(end_watch)
 
 
 def _init_worker(sample_rate: int) -> None:
