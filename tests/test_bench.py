@@ -106,11 +106,47 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
     assert again["suites"][0]["metrics"]["match"]["mss_mel"] == hand_s["metrics"]["match"]["mss_mel"]
     with pytest.raises(AssertionError, match="reused"):  # another budget is another setting
         rerun(5)
-    import synthmatch.audio.analysis as analysis
 
+    # A change to the analysis re-runs exactly the items whose probe or f0 it moves.
+    import synthmatch.audio.analysis as analysis
+    import synthmatch.bench.protocol as protocol
+
+    monkeypatch.undo()
+    real_inputs, real_match, matched = protocol.analysis_inputs, Matcher.match, []
+
+    def counting_match(self, audio, **kw):
+        matched.append(1)
+        return real_match(self, audio, **kw)
+
+    monkeypatch.setattr(Matcher, "match", counting_match)
+    monkeypatch.setattr(
+        protocol, "analysis_inputs", lambda it: "moved" if it.name == "a" else real_inputs(it)
+    )
+    rerun(4)
+    lines = log.read_text().splitlines()
+    assert len(matched) == 1 and len(lines) == 2 + 1 + 1  # the cut line stays apart from the new one
+    assert json.loads(lines[-1])["inputs"] == "moved"
+
+    # Lines written before lines carried their inputs are reused (and upgraded) under the analysis
+    # revision they name, and re-run under another.
+    monkeypatch.setattr(protocol, "analysis_inputs", real_inputs)
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.endswith("}")]
+    legacy = json.loads(json.dumps(rows[-1]))
+    del legacy["inputs"]
+    legacy["key"] = json.dumps(
+        {**json.loads(legacy["key"]), "analysis": analysis.ANALYSIS_REVISION}, sort_keys=True
+    )
+    log.write_text(json.dumps(legacy) + "\n")
+    matched.clear()
+    rerun(4)
+    upgraded = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(matched) == 1  # item "b" had no line
+    assert [r["item"] for r in upgraded] == ["a", "a", "b"] and upgraded[1]["inputs"] == rows[0]["inputs"]
+    log.write_text(json.dumps(legacy) + "\n")
     monkeypatch.setattr(analysis, "ANALYSIS_REVISION", analysis.ANALYSIS_REVISION + 1)
-    with pytest.raises(AssertionError, match="reused"):  # so is another analysis (another probe)
-        rerun(4)
+    matched.clear()
+    rerun(4)
+    assert len(matched) == 2
 
 
 def test_pitch_truth_is_the_lowest_audible_oscillator_of_a_single_pitch():

@@ -603,22 +603,47 @@ class AttemptLog:
     """Append-only JSON-lines record of finished attempts, so an interrupted run resumes.
 
     One file per (suite, method) in the report folder. A line is reused only when its ``key`` (the
-    settings that decide the result: method, budget, library, spec) equals the current one, so
-    changing a setting re-runs the items instead of mixing results.
+    settings that decide the result: method, budget, library, spec, search revision) equals the
+    current one and its ``inputs`` (:func:`analysis_inputs`: what the note analysis hands the
+    method for that item) equal the item's now. So changing a setting re-runs the items instead of
+    mixing results, and a change to the analysis re-runs exactly the items whose probe or f0 it
+    moves.
+
+    ``legacy_key`` is the key of lines written before lines carried their inputs (the analysis
+    revision was then part of the key): such a line is reused while that revision is still
+    current, and an upgraded line with the item's inputs is appended to the log.
     """
 
-    def __init__(self, folder: pathlib.Path, suite: str, method: str, key: str) -> None:
+    def __init__(
+        self, folder: pathlib.Path, suite: str, method: str, key: str, *, legacy_key: str | None = None
+    ) -> None:
         self.path = folder / f"attempts_{suite}_{method}.jsonl"
         self.key = key
-        self.done: dict[str, Attempt] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+        self._cut = False  # the last line was cut short: the next one starts on a line of its own
         if self.path.exists():
-            for line in self.path.read_text().splitlines():
+            text = self.path.read_text()
+            self._cut = bool(text) and not text.endswith("\n")
+            for line in text.splitlines():
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:  # a line cut short by a kill
                     continue
-                if row.get("key") == key:
-                    self.done[row["item"]] = self._decode(row)
+                if row.get("key") == key and "inputs" in row:
+                    self.rows[row["item"]] = row
+                elif legacy_key is not None and row.get("key") == legacy_key:
+                    self.rows.setdefault(row["item"], row)
+
+    def reuse(self, item: str, inputs: str) -> Attempt | None:
+        """The logged attempt on ``item`` when it was made from the same ``inputs``, else None."""
+        row = self.rows.get(item)
+        if row is None:
+            return None
+        if "inputs" not in row:  # a legacy line, valid under the current analysis revision
+            a = self._decode(row)
+            self.add(item, a, inputs)
+            return a
+        return self._decode(row) if row["inputs"] == inputs else None
 
     @staticmethod
     def _decode(row: dict[str, Any]) -> Attempt:
@@ -632,10 +657,11 @@ class AttemptLog:
             row.get("release_s"),
         )
 
-    def add(self, item: str, a: Attempt) -> None:
+    def add(self, item: str, a: Attempt, inputs: str) -> None:
         row = {
             "item": item,
             "key": self.key,
+            "inputs": inputs,
             "preset": a.preset.to_vital() if a.preset is not None else None,
             "probe": a.probe.to_dict(),
             "renders": a.renders,
@@ -643,8 +669,32 @@ class AttemptLog:
             "detected_note": a.detected_note,
             "release_s": a.release_s,
         }
+        self.rows[item] = row
         with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(("\n" if self._cut else "") + json.dumps(row) + "\n")
+        self._cut = False
+
+
+def analysis_inputs(item: Item) -> str:
+    """What the note analysis hands the methods for ``item``, as a short hash.
+
+    Two readings, each the probe and the f0 the search aims at, plus the detected note and release
+    the report scores: the matcher's (:func:`synthmatch.search.match.read_target`, on the clip
+    with its silent end trimmed) and the baselines' (``analyze`` on the clip as given). Every float
+    goes in exactly (``repr``): the analysis is deterministic, so unchanged code gives the same hash.
+    """
+    from synthmatch.audio.analysis import analyze
+    from synthmatch.search.match import probe_for, read_target, target_f0_of
+
+    sr = item.sample_rate
+    _, _, an_m, probe_m = read_target((item.audio, sr), sample_rate=sr)
+    an_b = analyze(item.audio, sr)
+    probe_b = probe_for(an_b, duration_s=len(item.audio) / sr, sample_rate=sr)
+    parts = [
+        (probe.to_dict(), target_f0_of(an), an.midi_note, an.release_s)
+        for an, probe in ((an_m, probe_m), (an_b, probe_b))
+    ]
+    return format(zlib.crc32(repr(parts).encode()), "08x")
 
 
 def _analysis_record(it: Item, a: Attempt) -> dict[str, Any]:
@@ -676,28 +726,46 @@ def run_suite(
     progress: Callable[[int, int], None] | None = None,
     log_dir: pathlib.Path | None = None,
     settings_key: Callable[[str], str] | None = None,
+    legacy_key: Callable[[str], str] | None = None,
 ) -> SuiteResult:
     """Run every method on every item and score the results.
 
     With ``log_dir``, finished attempts are appended to ``attempts_<suite>_<method>.jsonl`` there
-    and reused by a later run with the same settings (``settings_key(method)``): a killed run
-    resumes where it stopped.
+    and reused by a later run with the same settings (``settings_key(method)``) and the same
+    analysis of the item (:func:`analysis_inputs`): a killed run resumes where it stopped.
+    ``legacy_key(method)`` is the key of lines written before they carried their inputs
+    (:class:`AttemptLog`).
     """
     res = SuiteResult(suite, [it.name for it in items])
     total = len(items) * len(methods)
     done = 0
+    inputs_of = functools.lru_cache(maxsize=None)(lambda k: analysis_inputs(items[k]))
     for name, fn in methods.items():
-        log = AttemptLog(log_dir, suite, name, (settings_key or str)(name)) if log_dir else None
-        todo = [it for it in items if log is None or it.name not in log.done]
+        log = (
+            AttemptLog(
+                log_dir,
+                suite,
+                name,
+                (settings_key or str)(name),
+                legacy_key=legacy_key(name) if legacy_key else None,
+            )
+            if log_dir
+            else None
+        )
+        results: dict[str, Attempt] = {}
+        if log is not None:
+            for k, it in enumerate(items):
+                if it.name in log.rows and (a := log.reuse(it.name, inputs_of(k))) is not None:
+                    results[it.name] = a
+        todo = [(k, it) for k, it in enumerate(items) if it.name not in results]
         done += len(items) - len(todo)
         if progress and len(todo) < len(items):
             progress(done, total)
-        results = dict(log.done) if log is not None else {}
         with ThreadPoolExecutor(max(1, parallel_items)) as ex:
-            for it, a in zip(todo, ex.map(fn, todo)):
+            for (k, it), a in zip(todo, ex.map(fn, [it for _, it in todo])):
                 results[it.name] = a
                 if log is not None:
-                    log.add(it.name, a)
+                    log.add(it.name, a, inputs_of(k))
                 done += 1
                 if progress:
                     progress(done, total)
@@ -840,14 +908,22 @@ def spectrogram_figures(
     return paths
 
 
-def _settings_key(method: str, budget: int, matcher: Any, external_dir: str | None) -> str:
-    """What decides a method's result on an item, for reusing logged attempts."""
-    from synthmatch.audio.analysis import ANALYSIS_REVISION
+def _settings_key(
+    method: str, budget: int, matcher: Any, external_dir: str | None, *, legacy: bool = False
+) -> str:
+    """What decides a method's result on an item, for reusing logged attempts (besides the item's
+    analysis, which each logged line carries: :func:`analysis_inputs`).
+
+    ``legacy``: the key of lines written before they carried their analysis, which named the
+    analysis revision instead (:class:`AttemptLog`)."""
     from synthmatch.search.match import MATCH_REVISION, REFINER_REVISION
     from synthmatch.vital.spec import default_space
 
     parts: dict[str, Any] = {"method": method, "version": __version__, "spec": default_space().spec_hash}
-    parts["analysis"] = ANALYSIS_REVISION  # the detected probe decides every method's render
+    if legacy:
+        from synthmatch.audio.analysis import ANALYSIS_REVISION
+
+        parts["analysis"] = ANALYSIS_REVISION
     searches = ("match", "search-big", "search-from-init", "search-big-from-init")
     if method in searches:
         parts["budget"] = budget
@@ -940,6 +1016,7 @@ def run_benchmark(
                 progress=progress,
                 log_dir=outp,
                 settings_key=lambda meth: _settings_key(meth, budget, matcher, external_dir),
+                legacy_key=lambda meth: _settings_key(meth, budget, matcher, external_dir, legacy=True),
             )
             summaries.append(summarize(res))
             # spectrograms for the first items: re-render what each method returned
