@@ -164,6 +164,50 @@ def test_one_stray_line_does_not_pull_the_octave_check_down():
     assert check([3 / 8, 5 / 8, 11 / 8]) == pytest.approx(f / 8)
 
 
+def _struck(
+    freq: float, ratios: tuple[float, ...], amps: tuple[float, ...], seconds: float = 1.5
+) -> np.ndarray:
+    """Decaying inharmonic partials ``ratios`` × ``freq`` (a struck bar, a membrane), higher ones decaying faster."""
+    t = np.arange(round(seconds * SR)) / SR
+    y = sum(a * np.sin(2 * np.pi * freq * r * t + r) * np.exp(-t * (1.0 + r)) for r, a in zip(ratios, amps))
+    return 0.5 * y / np.abs(y).max()
+
+
+_FREE_BAR = (
+    1.0,
+    2.756,
+    5.404,
+    8.933,
+)  # the modes of a free-free bar (a glockenspiel, a xylophone before tuning)
+
+
+@pytest.mark.parametrize(
+    "midi, ratios, amps",
+    [
+        (50, _FREE_BAR, (1.0, 0.7, 0.5, 0.3)),
+        (62, _FREE_BAR, (1.0, 0.7, 0.5, 0.3)),
+        (71, _FREE_BAR, (1.0, 0.7, 0.5, 0.3)),
+        (79, _FREE_BAR, (1.0, 0.5, 0.3, 0.2)),
+        (55, _FREE_BAR, (1.0, 1.0, 1.0, 1.0)),
+    ],
+)
+def test_an_inharmonic_spectrum_is_read_at_its_lowest_strong_partial(midi, ratios, amps):
+    """YIN's period compromises between inharmonic partials, a semitone or two under the lowest (and the
+    harmonic sum fits a series to the upper ones): the note is the lowest strong partial instead."""
+    a = analyze(_struck(midi_to_hz(midi), ratios, amps), SR)
+    assert a.pitched and a.pitch_method == "partial"
+    assert a.midi_note == midi and abs(a.cents) < 5.0
+
+
+@pytest.mark.parametrize("midi", [40, 64, 88])
+def test_harmonic_tones_are_not_read_as_inharmonic(midi):
+    """Partials on f0's grid (with a weak fundamental, or a YIN octave error) keep YIN's reading."""
+    k = np.arange(1, 31)
+    for amps in (1.0 / k, np.where(k == 1, 0.05, 1.0 / k)):
+        a = analyze(_partials(midi_to_hz(midi), amps), SR)
+        assert a.midi_note == midi and a.pitch_method == "yin"
+
+
 def test_cents_deviation():
     a = analyze(0.5 * _tone(440.0 * 2 ** (30 / 1200), 0.8), SR)
     assert a.midi_note == 69

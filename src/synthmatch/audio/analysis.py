@@ -9,7 +9,11 @@ Pitch
     (0 = perfectly periodic, about 1 = noise); a frame is voiced when it is below
     :data:`VOICED_APERIODICITY`. The note's f0 is the median of the voiced frames of the sustained
     part, followed by a spectral octave check on the average spectrum of those frames: the
-    partials at odd multiples of f0/2 and of f0 decide between f0/2, f0 and 2·f0. When YIN has no
+    partials at odd multiples of f0/2 and of f0 decide between f0/2, f0 and 2·f0. When the strong
+    lines of that spectrum are inharmonic (most of them on neither f0's harmonic grid nor f0/2's: a
+    struck bar, a bell, a membrane), YIN's period is a compromise between partials, a semitone or
+    two off, and the note is the lowest strong partial instead (:func:`_inharmonic_fundamental`,
+    ``pitch_method="partial"``). When YIN has no
     stable pitch (detuned unison stacks, chorus, modulated effects), or when a harmonic sum over
     the average spectrum clearly prefers another f0, that harmonic-sum estimate is used
     (:func:`_harmonic_pitch`, :data:`HARMONIC_FALLBACK_SCORE`, :data:`HARMONIC_OVERRIDE_MARGIN`).
@@ -77,8 +81,9 @@ __all__ = [
 #: blocker, and weak YIN and harmonic-sum estimates that agree make a note pitched; 6: the release
 #: walk starts at the anchor's steepest point and stops where the fall speeds up (no curve fit);
 #: 7: YIN skips the FFTs of frames too quiet to be voiced (the same voicing and f0 on 775
-#: development renders, but an FFT row can round differently in the last bit with its batch).
-ANALYSIS_REVISION = 7
+#: development renders, but an FFT row can round differently in the last bit with its batch);
+#: 8: an inharmonic spectrum's note is its lowest strong partial (:func:`_inharmonic_fundamental`).
+ANALYSIS_REVISION = 8
 
 #: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
 DEFAULT_VELOCITY = 100 / 127
@@ -104,6 +109,20 @@ HARMONIC_OVERRIDE_MARGIN = 0.2
 #: low- and high-passed) passes; without the half-within-100-cents condition, a sine 3 dB under
 #: white noise did (at a wrong, low note), since both estimates of a noise lean low.
 WEAK_APERIODICITY = 0.4
+#: A sparse spectrum (from :data:`INHARMONIC_MIN_LINES` to :data:`INHARMONIC_MAX_LINES` strong
+#: lines) is inharmonic when its lowest strong line stands alone (no other line within a ratio of
+#: :data:`PARTIAL_ALONE`) and less than :data:`INHARMONIC_ON_GRID` of the other lines' power lies
+#: within :data:`PARTIAL_GRID_CENTS` (or half an FFT bin) of a multiple of half its frequency.
+INHARMONIC_MIN_LINES = 2
+INHARMONIC_MAX_LINES = 10
+INHARMONIC_ON_GRID = 0.5
+PARTIAL_GRID_CENTS = 15.0
+PARTIAL_ALONE = 1.1
+#: ... and the note is that line only when it is within this many cents of YIN's f0: the point is
+#: YIN's compromise between partials, not another octave (the octave check decides that).
+PARTIAL_NEAR_CENTS = 250.0
+#: The note of an inharmonic spectrum is its lowest line within this many dB of the strongest.
+PARTIAL_RANGE_DB = 12.0
 WEAK_FRAMES = 0.2
 AGREE_CENTS = 50.0
 AGREE_HARMONIC_SCORE = 0.05
@@ -163,12 +182,13 @@ class NoteAnalysis:
     pitch_confidence : float
         Fraction (0..1) of the analysed frames that are voiced and agree with the pitch within
         100 cents (octave jumps of single frames count as agreeing).
-    pitch_method : {"yin", "harmonic", "agreement", "none"}
+    pitch_method : {"yin", "harmonic", "agreement", "partial", "none"}
         ``"yin"`` when the frame-wise YIN track is stable; ``"harmonic"`` when it is not but the
         average spectrum is clearly harmonic (the harmonic-sum fallback), or when the harmonic sum
         clearly prefers another f0 than YIN's; ``"agreement"`` when neither is sure but YIN's
         weakly periodic frames and the harmonic sum agree (:data:`WEAK_APERIODICITY`);
-        ``"none"`` when unpitched.
+        ``"partial"`` when YIN is stable but the spectrum is inharmonic, and the note is its
+        lowest strong partial (:func:`_inharmonic_fundamental`); ``"none"`` when unpitched.
     onset_s : float
         Time of the note's start in seconds: first sample within 50 dB of the peak.
     note_length_s : float
@@ -199,7 +219,7 @@ class NoteAnalysis:
     cents: float
     pitched: bool
     pitch_confidence: float
-    pitch_method: Literal["yin", "harmonic", "agreement", "none"]
+    pitch_method: Literal["yin", "harmonic", "agreement", "partial", "none"]
     onset_s: float
     note_length_s: float
     note_length_method: Literal["release", "fade", "held"]
@@ -318,13 +338,15 @@ def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
     region &= track.level_db >= track.level_db.max() - 25.0
     if np.count_nonzero(region) < 3:
         region = track.level_db >= track.level_db.max() - 30.0
-    f0, confidence = _note_pitch(track, region, x_pitch=x_pitch)
+    f0, confidence, inharmonic = _note_pitch(track, region, x_pitch=x_pitch)
 
     # A clip shorter than one YIN window (93 ms) has no complete frame to judge periodicity on.
     long_enough = len(x_pitch) >= _YIN_WINDOW + int(np.ceil(_PITCH_SR / FMIN_HZ)) + 1
     pitched = long_enough and f0 is not None and confidence >= PITCHED_CONFIDENCE
-    pitch_method: Literal["yin", "harmonic", "agreement", "none"] = "yin" if pitched else "none"
-    if long_enough:
+    pitch_method: Literal["yin", "harmonic", "agreement", "partial", "none"] = "yin" if pitched else "none"
+    if pitched and inharmonic:
+        pitch_method = "partial"  # the harmonic sum looks for a harmonic series: none here
+    elif long_enough:
         f0_h, harmonicity, yin_score = _harmonic_pitch(
             x_pitch, _PITCH_SR, start, max(stop, start + 0.3), reference=f0 if pitched else None
         )
@@ -455,18 +477,25 @@ def _yin(x: np.ndarray, sr: int) -> PitchTrack:
     )
 
 
-def _note_pitch(track: PitchTrack, region: np.ndarray, *, x_pitch: np.ndarray) -> tuple[float | None, float]:
-    """Median f0 of the voiced frames in ``region``, octave-checked; and the confidence (0..1)."""
+def _note_pitch(
+    track: PitchTrack, region: np.ndarray, *, x_pitch: np.ndarray
+) -> tuple[float | None, float, bool]:
+    """Median f0 of the voiced frames in ``region``, octave-checked, or the lowest strong partial
+    of an inharmonic spectrum; the confidence (0..1); and whether the spectrum was inharmonic."""
     n_region = int(np.count_nonzero(region))
     voiced = region & track.voiced
     if n_region == 0 or not voiced.any():
-        return None, 0.0
+        return None, 0.0, False
     log_f = np.log2(track.f0_hz[voiced])
     f0 = float(2.0 ** np.median(log_f))
     # Agreement within 100 cents, allowing single-frame octave jumps (YIN's typical error).
     confidence = float(np.count_nonzero(_cents_from(log_f, f0) <= 100.0)) / n_region
-    f0 = _octave_check(x_pitch, _PITCH_SR, f0, frame_times=track.times_s[voiced])
-    return f0, confidence
+    spectrum = _average_spectrum(x_pitch, _PITCH_SR, track.times_s[voiced])
+    partial = _inharmonic_fundamental(*spectrum, f0)
+    if partial is not None:
+        return partial, confidence, True
+    f0 = _octave_check(x_pitch, _PITCH_SR, f0, frame_times=track.times_s[voiced], spectrum=spectrum)
+    return f0, confidence, False
 
 
 def _cents_from(log_f: np.ndarray, f0: float) -> np.ndarray:
@@ -490,7 +519,14 @@ def _weakly_periodic_f0(track: PitchTrack, region: np.ndarray) -> float | None:
     return f0
 
 
-def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray) -> float:
+def _octave_check(
+    x: np.ndarray,
+    sr: int,
+    f0: float,
+    *,
+    frame_times: np.ndarray,
+    spectrum: tuple[np.ndarray, float] | None = None,
+) -> float:
     """Choose the octave of f0 from the partials of the average spectrum.
 
     First choose between f0/2, f0 and 2·f0: halve f0 when the odd multiples of f0/2 carry at least
@@ -505,17 +541,9 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
     YIN's threshold stops at the first period dip. The highest grid that holds every line wins,
     provided k octaves down rest on at least k lines between f0's harmonics (a finer grid fits
     stray lines by chance more easily); a line on none of them (noise, inharmonic partials) leaves
-    f0 as it is.
+    f0 as it is. ``spectrum``: the :func:`_average_spectrum` of those frames, when already made.
     """
-    n_fft = 8192
-    t0, t1 = float(frame_times.min()), float(frame_times.max())
-    seg = x[max(0, int(t0 * sr) - n_fft // 2) : int(t1 * sr) + n_fft // 2]
-    if len(seg) < n_fft:
-        seg = np.pad(seg, (0, n_fft - len(seg)))
-    frames = frame_signal(seg, frame_length=n_fft, hop_length=n_fft // 2, center=False)
-    frames = frames[:: max(1, len(frames) // 16)]  # at most ~16 frames: enough for an average
-    spec = np.abs(scipy.fft.rfft(frames * np.hanning(n_fft), axis=1)).mean(axis=0)
-    bin_hz = sr / n_fft
+    spec, bin_hz = spectrum if spectrum is not None else _average_spectrum(x, sr, frame_times)
     nyq = sr / 2.0
 
     def partials(freqs: np.ndarray) -> np.ndarray:
@@ -545,10 +573,7 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
     lines = _spectral_lines(spec, bin_hz, floor_width_hz=max(f0 / 2.0, 20.0))
 
     def on_grid(grid: float) -> np.ndarray:
-        return (
-            np.abs(lines - grid * np.round(lines / grid))
-            <= _GRID_TOLERANCE * grid + _GRID_TOLERANCE_BINS * bin_hz
-        )
+        return _on_grid(lines, grid, bin_hz)
 
     between = np.count_nonzero(~on_grid(f0))  # lines that f0's grid does not explain
     if between == 0:
@@ -561,6 +586,65 @@ def _octave_check(x: np.ndarray, sr: int, f0: float, *, frame_times: np.ndarray)
         if np.all(on_grid(grid)) and between >= np.log2(divisor):
             return float(grid)
     return float(f0)
+
+
+def _average_spectrum(x: np.ndarray, sr: int, frame_times: np.ndarray) -> tuple[np.ndarray, float]:
+    """Mean magnitude spectrum (8192-point Hann frames, at most ~16 of them) of ``x`` over the
+    span of ``frame_times`` (seconds), and its bin width in Hz."""
+    n_fft = 8192
+    t0, t1 = float(frame_times.min()), float(frame_times.max())
+    seg = x[max(0, int(t0 * sr) - n_fft // 2) : int(t1 * sr) + n_fft // 2]
+    if len(seg) < n_fft:
+        seg = np.pad(seg, (0, n_fft - len(seg)))
+    frames = frame_signal(seg, frame_length=n_fft, hop_length=n_fft // 2, center=False)
+    frames = frames[:: max(1, len(frames) // 16)]  # at most ~16 frames: enough for an average
+    return np.abs(scipy.fft.rfft(frames * np.hanning(n_fft), axis=1)).mean(axis=0), sr / n_fft
+
+
+def _on_grid(lines: np.ndarray, grid: float, bin_hz: float) -> np.ndarray:
+    """Which ``lines`` (Hz) sit within 5% of ``grid`` plus one bin of a multiple of ``grid``."""
+    return (
+        np.abs(lines - grid * np.round(lines / grid))
+        <= _GRID_TOLERANCE * grid + _GRID_TOLERANCE_BINS * bin_hz
+    )
+
+
+def _inharmonic_fundamental(spec: np.ndarray, bin_hz: float, f0: float) -> float | None:
+    """The lowest strong partial of an inharmonic spectrum, or None when the spectrum is harmonic.
+
+    A struck bar (partials at 1, 2.76, 5.40, 8.93 × its fundamental), a bell or a membrane has
+    strong lines that no harmonic series holds; YIN then settles on a period between partials, a
+    semitone or two below the lowest one (and the octave check and the harmonic sum, which look
+    for a harmonic series, move it further). Such a spectrum is sparse (a few strong lines,
+    :func:`_spectral_lines`), its lowest strong line (within :data:`PARTIAL_RANGE_DB` of the
+    strongest) stands alone, and most of the other lines' power lies off the harmonic grid of half
+    that line's frequency (a harmonic tone keeps its lines on it, whether that line is its
+    fundamental or its second harmonic). Synthesised tones fail one of these: many lines, a
+    cluster of detuned voices or sidebands around their lowest line, or upper lines that are its
+    harmonics (on development renders of the benchmark's sampler, about 1 in 50 passes, none with
+    a single known pitch). The note is then that lowest strong line, read at its parabolic peak.
+    """
+    lines = _spectral_lines(spec, bin_hz, floor_width_hz=max(f0 / 2.0, 20.0))
+    if not INHARMONIC_MIN_LINES <= len(lines) <= INHARMONIC_MAX_LINES:
+        return None
+    idx = np.round(lines / bin_hz).astype(int)
+    level = amp_to_db(spec)
+    k = int(np.argmin(np.where(level[idx] >= level[idx].max() - PARTIAL_RANGE_DB, lines, np.inf)))
+    others, power = np.delete(lines, k), np.delete(spec[idx] ** 2, k)
+    if np.any((others < lines[k] * PARTIAL_ALONE) & (others > lines[k] / PARTIAL_ALONE)):
+        return None  # a cluster (detuned voices, sidebands) around it: no struck partial
+    i = int(idx[k])
+    a, b, c = level[i - 1], level[i], level[i + 1]
+    shift = 0.5 * (a - c) / (a - 2.0 * b + c) if (a - 2.0 * b + c) < 0 else 0.0
+    f = (i + float(np.clip(shift, -0.5, 0.5))) * bin_hz
+    if abs(1200.0 * np.log2(f / f0)) > PARTIAL_NEAR_CENTS:
+        return None
+    grid = f / 2.0
+    nearest = np.maximum(1.0, np.round(others / grid)) * grid
+    tol = np.maximum(nearest * (2.0 ** (PARTIAL_GRID_CENTS / 1200.0) - 1.0), 0.5 * bin_hz)
+    if power[np.abs(others - nearest) <= tol].sum() >= INHARMONIC_ON_GRID * power.sum():
+        return None  # the other lines are its harmonics (or those of its octave below)
+    return f if FMIN_HZ <= f <= FMAX_HZ else None
 
 
 def _spectral_lines(spec: np.ndarray, bin_hz: float, *, floor_width_hz: float) -> np.ndarray:
