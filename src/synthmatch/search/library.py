@@ -336,37 +336,43 @@ def _checkpoint_line(i: int, got: np.ndarray | str) -> str:
 
 
 def _read_checkpoint(path: pathlib.Path, key: str) -> dict[int, np.ndarray | str]:
-    """The items a checkpoint holds (a last line cut short by a kill is ignored)."""
+    """The items a checkpoint holds (a last line cut short by a kill is ignored). The file is
+    read a line at a time: a large build's log need not fit in memory twice."""
     if not path.exists():
         return {}
-    lines = path.read_text().splitlines()
-    try:
-        head = json.loads(lines[0]) if lines else {}
-    except json.JSONDecodeError:
-        head = {}
-    if head.get("build") != key:
-        raise SynthmatchError(
-            f"{path} logs another library build (other presets, probe, embedding or settings). "
-            "Hint: delete it to start this build from scratch, or repeat the command that started it."
-        )
     done: dict[int, np.ndarray | str] = {}
-    for line in lines[1:]:
+    with path.open() as f:
         try:
-            rec = json.loads(line)
+            head = json.loads(next(f, "{}"))
         except json.JSONDecodeError:
-            continue
-        if "skipped" in rec:
-            done[int(rec["i"])] = str(rec["skipped"])
-        else:
-            done[int(rec["i"])] = np.frombuffer(base64.b64decode(rec["embedding"]), dtype="<f4").copy()
+            head = {}
+        if head.get("build") != key:
+            raise SynthmatchError(
+                f"{path} logs another library build (other presets, probe, embedding or settings). "
+                "Hint: delete it to start this build from scratch, or repeat the command that started it."
+            )
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "skipped" in rec:
+                done[int(rec["i"])] = str(rec["skipped"])
+            else:
+                done[int(rec["i"])] = np.frombuffer(base64.b64decode(rec["embedding"]), dtype="<f4").copy()
     return done
 
 
 def _open_checkpoint(path: pathlib.Path, key: str) -> Any:
     if path.exists():
-        text = path.read_bytes()
+        last = b""
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size:
+                f.seek(size - 1)
+                last = f.read(1)
         fh = path.open("a")
-        if text and not text.endswith(b"\n"):
+        if last not in (b"", b"\n"):
             fh.write("\n")  # end a line cut short, so the next record starts on its own line
         return fh
     path.parent.mkdir(parents=True, exist_ok=True)
