@@ -77,6 +77,10 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
     assert suites["ood"]["analysis"]["exact_note_rate"] == 1.0  # the A4 sine is found
     md = (out / "report.md").read_text()
     assert "Suite `id-hand`" in md and "| match |" in md
+    # match against each baseline, with the acceptance target where one is declared
+    ratios = hand_s["match_ratios"]
+    assert set(ratios) == {"init", "knn", "random"} and ratios["knn"]["n"] == 2
+    assert "| knn | " in md and "≤ 0.7 (" in md
 
     # Resume: a second run with the same settings reuses every logged attempt (matching again
     # would raise here), even after a line was cut short by a kill, and scores the same.
@@ -280,23 +284,54 @@ def test_id_rand_development_seed_is_reported_apart_from_the_evaluation_suite(ti
     assert (tmp_path / "dev" / "attempts_id-rand-dev777_init.jsonl").exists()
 
 
-def test_search_big_from_init_is_the_refiner_from_init_at_20x_the_budget(tiny_lib, render_pool):
+def test_search_big_is_the_refiner_from_init_at_20x_the_budget(tiny_lib, render_pool):
     from synthmatch.bench.protocol import SEARCH_BIG_FACTOR, Item, _settings_key, make_methods
     from synthmatch.search.match import MATCH_REVISION, REFINER_REVISION, Matcher
 
     t = np.arange(22050) / 44100
     item = Item("tone", (0.5 * np.sin(2 * np.pi * 220 * t) * np.exp(-3 * t)).astype(np.float32), 44100)
     with Matcher(library=str(tiny_lib), pool=render_pool) as m:
-        methods = make_methods(["search-from-init", "search-big-from-init"], matcher=m, budget=2)
-        small, big = methods["search-from-init"](item), methods["search-big-from-init"](item)
-        key = json.loads(_settings_key("search-big-from-init", 2, m, None))
+        # the old name of search-big is still accepted, and means the same method
+        methods = make_methods(
+            ["search-from-init", "search-big-from-init", "search-big"], matcher=m, budget=2
+        )
+        assert list(methods) == ["search-from-init", "search-big"]
+        small, big = methods["search-from-init"](item), methods["search-big"](item)
+        key = json.loads(_settings_key("search-big", 2, m, None))
+        match_big = json.loads(_settings_key("match-big", 2, m, None))
     assert small.renders == 2 and big.renders == 2 * SEARCH_BIG_FACTOR
     assert small.probe == big.probe and big.preset is not None
     # the refiner's settings decide its result, so its revision is part of the key (no library)
     assert key["budget"] == 2 and key["revision"] == REFINER_REVISION and "library" not in key
+    # the whole matcher at 20x depends on the library and the match pipeline
+    assert match_big["revision"] == MATCH_REVISION and "library" in match_big
     # a change to the match pipeline alone (pruning, revision 8) keeps the baselines' logs valid
     assert REFINER_REVISION == 7 < MATCH_REVISION
     assert json.loads(_settings_key("match", 2, m, None))["revision"] == MATCH_REVISION
+
+
+def test_match_ratios_pair_the_items_and_bracket_the_ratio_of_medians():
+    from synthmatch.bench.protocol import MATCH_TARGETS, match_ratios, ratio_of_medians_ci
+
+    rng = np.random.default_rng(0)
+    base = list(rng.uniform(4.0, 10.0, 60))
+    mine = [0.6 * b for b in base]
+    ratio, lo, hi = ratio_of_medians_ci(mine, base)
+    # every item is 0.6x its pair: every resample's ratio of medians is exactly 0.6 too
+    assert ratio == pytest.approx(0.6) and lo == pytest.approx(0.6) and hi == pytest.approx(0.6)
+    scores = {
+        "match": [{"mss_mel": x} for x in mine] + [{}],  # an item match failed to render is left out
+        "knn": [{"mss_mel": b} for b in base] + [{"mss_mel": 1.0}],
+        "search-big": [{"mss_mel": x} for x in [0.5 * b for b in base[:30]] + base[30:]] + [{}],
+    }
+    r = match_ratios(scores)
+    assert set(r) == {"knn", "search-big"}
+    assert r["knn"]["n"] == 60 and r["knn"]["wins"] == 60 and r["knn"]["within"] == 60
+    assert r["knn"]["target"] == MATCH_TARGETS["knn"] == 0.7
+    sb = r["search-big"]
+    assert sb["wins"] == 30 and sb["within"] == 30 + 30  # 1.2x is within 1.25x, 0.6x is a win
+    assert sb["ci"][0] <= sb["ratio"] <= sb["ci"][1]
+    assert match_ratios({"knn": scores["knn"]}) == {}
 
 
 def test_methods_that_do_not_sample_need_no_training_presets(tmp_path, monkeypatch):

@@ -15,7 +15,8 @@ def register(bsub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--methods",
         default="match,init,random,knn,search-from-init",
-        help="comma list of match, init, random, knn, search-from-init, search-big, search-big-from-init, external",
+        help="comma list of match, init, random, knn, search-from-init, search-big (the refiner from "
+        "the init preset at 20x the budget), match-big (the whole matcher at 20x the budget), external",
     )
     r.add_argument(
         "--out",
