@@ -384,6 +384,27 @@ def test_shards_split_a_suite_and_their_logs_make_the_whole_run(tiny_lib, tmp_pa
     with pytest.raises(SynthmatchError, match="shard 2/2"):
         bench("bad", (2, 2))
 
+    # The shards' scores alone (no logs, no renders) make the same report as the whole run.
+    from synthmatch.bench.protocol import merge_scores
+
+    (joined,) = merge_scores(
+        [tmp_path / "s0", tmp_path / "s1" / "scores_id-rand-dev777.json"], tmp_path / "m"
+    )["suites"]
+    assert joined["suite"] == "id-rand-dev777" and joined["n_items"] == 3
+    assert joined["metrics"] == suite["metrics"] and joined["analysis"] == suite["analysis"]
+    assert (tmp_path / "m" / "report.md").read_text().startswith("# synthmatch benchmark report")
+    # scores made with other settings are not mixed
+    other = json.loads((tmp_path / "s1" / "scores_id-rand-dev777.json").read_text())
+    other["keys"]["init"] = "another revision"
+    (tmp_path / "s1" / "scores_id-rand-dev777.json").write_text(json.dumps(other))
+    with pytest.raises(SynthmatchError, match="other settings"):
+        merge_scores([tmp_path / "s0", tmp_path / "s1"], tmp_path / "m2")
+    (tmp_path / "junk.json").write_text("[1, 2]")
+    with pytest.raises(SynthmatchError, match="not a scores file"):
+        merge_scores([tmp_path / "junk.json"], tmp_path / "m3")
+    with pytest.raises(SynthmatchError, match="no scores_"):
+        merge_scores([tmp_path / "m3"], tmp_path / "m4")
+
 
 @pytest.mark.ray
 def test_a_bench_run_on_ray_gives_the_same_attempts_as_the_process_pool(tiny_lib, tmp_path):

@@ -1113,7 +1113,16 @@ def run_benchmark(
             spectrogram_figures(res, items, audio, outp)
             (outp / f"scores_{suite}.json").write_text(
                 json.dumps(
-                    {"items": res.items, "scores": res.scores, "cost": res.cost, "analysis": res.analysis},
+                    {
+                        "suite": suite,
+                        "shard": list(shard) if shard else None,
+                        # what decided each method's results: merge_scores refuses to mix settings
+                        "keys": {m: _settings_key(m, budget, matcher, external_dir) for m in res.scores},
+                        "items": res.items,
+                        "scores": res.scores,
+                        "cost": res.cost,
+                        "analysis": res.analysis,
+                    },
                     default=str,
                 )
             )
@@ -1137,6 +1146,97 @@ def run_benchmark(
         "versions": {"synthmatch": __version__, "vita": engine_version()},
         "wall_seconds": time.monotonic() - t0,
     }
+    report = {"meta": meta, "suites": summaries}
+    (outp / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    (outp / "report.md").write_text(format_markdown(summaries, meta))
+    return report
+
+
+def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str]) -> dict[str, Any]:
+    """One report from the ``scores_<suite>.json`` files of several runs (shards run on other
+    processes, machines or days), without rendering anything; ``paths`` are files or the report
+    folders holding them. Write ``report.md``, ``report.json`` and the merged ``scores_<suite>.json``
+    into ``out``.
+
+    A method is merged only where every file has it with the same settings key (the files written
+    before they carried their keys cannot be checked, and are refused when mixed with others);
+    methods missing from some file are left out, and the report says so. An item in several files
+    must have the same scores in each."""
+    files: list[pathlib.Path] = []
+    for p in map(pathlib.Path, paths):
+        found = sorted(p.glob("scores_*.json")) if p.is_dir() else [p]
+        if not found or not all(f.is_file() for f in found):
+            raise SynthmatchError(
+                f"{p}: no scores_<suite>.json here; pass the files or the report folders of `bench run`"
+            )
+        files += found
+    by_suite: dict[str, list[tuple[pathlib.Path, dict[str, Any]]]] = {}
+    for f in files:
+        try:
+            data = json.loads(f.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SynthmatchError(f"{f}: not a scores file of `bench run` ({exc})") from exc
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("items"), list)
+            and isinstance(data.get("scores"), dict)
+        ):
+            raise SynthmatchError(f"{f}: not a scores file of `bench run` (no items and scores)")
+        suite = data.get("suite") or f.stem.removeprefix("scores_")
+        by_suite.setdefault(suite, []).append((f, data))
+    summaries, notes = [], []
+    outp = pathlib.Path(out)
+    outp.mkdir(parents=True, exist_ok=True)
+    for suite, parts in by_suite.items():
+        methods = [m for m in parts[0][1]["scores"] if all(m in d["scores"] for _, d in parts)]
+        dropped = sorted({m for _, d in parts for m in d["scores"]} - set(methods))
+        if dropped:
+            notes.append(f"{suite}: left out {dropped}, not in every file")
+        keys = {}
+        for m in methods:
+            seen = {json.dumps((d.get("keys") or {}).get(m)) for _, d in parts}
+            if len(seen) > 1:
+                raise SynthmatchError(
+                    f"{suite}: method {m!r} ran with other settings in "
+                    f"{', '.join(str(f) for f, _ in parts)} ({' vs '.join(sorted(seen))}); "
+                    "merge only runs of the same settings"
+                )
+            keys[m] = json.loads(seen.pop())
+        merged: dict[str, dict[str, Any]] = {}
+        for f, d in parts:
+            n = len(d["items"])
+            for k, name in enumerate(d["items"]):
+                row = {
+                    "scores": {m: d["scores"][m][k] for m in methods},
+                    "cost": {m: (d.get("cost") or {}).get(m, [[0, math.nan]] * n)[k] for m in methods},
+                    "analysis": (d.get("analysis") or [None] * n)[k],
+                }
+                if name in merged and merged[name]["scores"] != row["scores"]:
+                    raise SynthmatchError(
+                        f"{suite}: item {name} has different scores in two files (last: {f})"
+                    )
+                merged[name] = row
+        names = sorted(merged)
+        res = SuiteResult(suite, names)
+        res.scores = {m: [merged[n]["scores"][m] for n in names] for m in methods}
+        res.cost = {m: [tuple(merged[n]["cost"][m]) for n in names] for m in methods}
+        res.analysis = [merged[n]["analysis"] for n in names if merged[n]["analysis"] is not None]
+        summaries.append(summarize(res))
+        (outp / f"scores_{suite}.json").write_text(
+            json.dumps(
+                {
+                    "suite": suite,
+                    "shard": None,
+                    "keys": keys,
+                    "items": names,
+                    "scores": res.scores,
+                    "cost": res.cost,
+                    "analysis": res.analysis,
+                },
+                default=str,
+            )
+        )
+    meta = {"merged_from": [str(f) for f in files], "notes": notes, "versions": {"synthmatch": __version__}}
     report = {"meta": meta, "suites": summaries}
     (outp / "report.json").write_text(json.dumps(report, indent=1, default=str))
     (outp / "report.md").write_text(format_markdown(summaries, meta))

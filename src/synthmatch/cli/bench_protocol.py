@@ -67,6 +67,14 @@ def register(bsub: argparse._SubParsersAction) -> None:
     )
     r.set_defaults(func=run)
 
+    m = bsub.add_parser(
+        "merge",
+        help="one report from the scores of several `bench run` folders (shards), without rendering",
+    )
+    m.add_argument("scores", nargs="+", help="scores_<suite>.json files, or the report folders holding them")
+    m.add_argument("--out", required=True, help="folder for report.md, report.json and the merged scores")
+    m.set_defaults(func=merge)
+
 
 def _shard(text: str | None) -> tuple[int, int] | None:
     from synthmatch.errors import SynthmatchError
@@ -105,5 +113,13 @@ def run(args: argparse.Namespace) -> int:
             ray_address=args.ray_address,
             progress=progress,
         )
+    print(format_markdown(report["suites"], report["meta"]))
+    return 0
+
+
+def merge(args: argparse.Namespace) -> int:
+    from synthmatch.bench.protocol import format_markdown, merge_scores
+
+    report = merge_scores(args.scores, args.out)
     print(format_markdown(report["suites"], report["meta"]))
     return 0
