@@ -147,6 +147,28 @@ def test_distinct_drops_near_duplicates():
     assert [e.score for e in chosen] == [1.0, 2.0]
 
 
+def test_distinct_by_lineage_offers_other_starts_first():
+    from synthmatch.search.match import lineage
+
+    a, b, c = _tiny_presets()[0], _tiny_presets()[2], _tiny_presets()[4]
+    evals = [
+        Evaluation(a, 1.0, None, "library #3 tuned -11c pruned + cmaes"),
+        Evaluation(b, 1.1, None, "library #3 + cmaes"),  # distinct parameters, same start
+        Evaluation(c, 2.5, None, "library #7 + cmaes"),
+        Evaluation(a.copy(), 0.5, None, "search"),
+    ]
+    assert lineage(evals[0].origin) == lineage(evals[1].origin) == "library #3"
+    assert lineage("") == "search" and lineage("search") == "search"
+    # by parameters alone the same search fills the list; by lineage another start comes in,
+    # the best stays first, and near-duplicates stay out either way
+    assert [e.score for e in _distinct(evals, 2)] == [0.5, 1.1]
+    assert [e.score for e in _distinct(evals, 3)] == [0.5, 1.1, 2.5]
+    assert [e.score for e in _distinct(evals, 3, by_lineage=True)] == [0.5, 1.1, 2.5]
+    evals[3] = Evaluation(a.copy(), 0.5, None, "library #3 + cmaes")
+    assert [e.score for e in _distinct(evals, 2, by_lineage=True)] == [0.5, 2.5]
+    assert [e.score for e in _distinct(evals, 4, by_lineage=True)] == [0.5, 1.1, 2.5]
+
+
 def test_budget_children_share_the_count():
     b = Budget(max_renders=10)
     c = b.sub(4)

@@ -13,7 +13,8 @@ Pipeline (every stage under one render budget and/or time limit):
    none of them is in tune with a pitched target, the last one is the best candidate that is
    (:func:`_with_an_in_tune_start`): a noise burst can score better than a pitched sound of the
    wrong length, but only the pitched one can be refined into the target;
-5. return K distinct candidates, each re-rendered canonically and scored with every metric.
+5. return K distinct candidates, the best of each start first (alternatives, not one search a few
+   steps apart), each re-rendered canonically and scored with every metric.
 
 Ctrl-C (or ``cancel()``) stops the search and returns the best found so far.
 """
@@ -21,6 +22,7 @@ Ctrl-C (or ``cancel()``) stops the search and returns the best found so far.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -389,23 +391,49 @@ def prune_modules(start: Evaluation, objective: Objective, budget: Budget) -> Ev
     return best
 
 
-def _distinct(evals: list[Evaluation], k: int, *, min_param_dist: float = 0.05) -> list[Evaluation]:
-    """Up to ``k`` best evaluations, no two of them near-duplicates.
+def lineage(origin: str) -> str:
+    """The start a search result descends from: ``"library #311"`` for ``"library #311 tuned -11c
+    pruned + cmaes"``; the whole origin when it names no library item."""
+    m = re.match(r"library #\d+", origin or "")
+    return m.group(0) if m else (origin or "search")
+
+
+def _distinct(
+    evals: list[Evaluation], k: int, *, min_param_dist: float = 0.05, by_lineage: bool = False
+) -> list[Evaluation]:
+    """Up to ``k`` best evaluations, no two of them near-duplicates, best first.
 
     Two presets are near-duplicates when every numeric parameter differs by less than
-    ``min_param_dist`` of its range and every categorical choice is the same.
+    ``min_param_dist`` of its range and every categorical choice is the same. With
+    ``by_lineage``, the best of each :func:`lineage` comes first (alternatives built from other
+    starts, not the same search a few steps apart), and the rest of the ``k`` is filled with the
+    best remaining ones.
     """
+    ranked = sorted((e for e in evals if math.isfinite(e.score)), key=lambda e: e.score)
     chosen: list[tuple[Evaluation, np.ndarray, np.ndarray]] = []
-    for e in sorted((e for e in evals if math.isfinite(e.score)), key=lambda e: e.score):
+
+    def take(e: Evaluation) -> bool:
         x, c = e.preset.to_vector()
-        dup = any(
+        if any(
             np.array_equal(c, oc) and float(np.max(np.abs(x - ox))) < min_param_dist for _, ox, oc in chosen
-        )
-        if not dup:
-            chosen.append((e, x, c))
+        ):
+            return False
+        chosen.append((e, x, c))
+        return True
+
+    seen: set[str] = set()
+    for e in ranked if by_lineage else ():
         if len(chosen) == k:
             break
-    return [e for e, _, _ in chosen]
+        if lineage(e.origin) not in seen and take(e):
+            seen.add(lineage(e.origin))
+    taken = {id(e) for e, _, _ in chosen}
+    for e in ranked:
+        if len(chosen) == k:
+            break
+        if id(e) not in taken:
+            take(e)
+    return sorted((e for e, _, _ in chosen), key=lambda e: e.score)
 
 
 def _with_an_in_tune_start(
@@ -599,7 +627,7 @@ class Matcher:
             raise SynthmatchError(_no_candidate_message(objective))
         # K distinct finals, re-rendered canonically and scored with every metric.
         t4 = time.monotonic()
-        finals = _distinct(objective.history, candidates)
+        finals = _distinct(objective.history, candidates, by_lineage=True)
         outs = self.pool.render([e.preset.to_json() for e in finals], probe)
         result_cands = []
         for e, out in zip(finals, outs):
