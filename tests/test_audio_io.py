@@ -388,6 +388,10 @@ def test_save_wav_is_atomic_and_clips_integer_formats(tmp_path):
     data, _ = sf.read(path)
     np.testing.assert_allclose(data, [32767 / 32768, -1.0, 0.5], atol=1e-4)
     assert sorted(os.listdir(tmp_path)) == ["out.wav"]  # no temporary files left behind
+    # readable as any file the user makes (the umask's), not private like a temporary file
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_save_wav_refuses_bad_input_and_leaves_nothing(tmp_path):

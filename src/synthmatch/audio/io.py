@@ -7,7 +7,7 @@ can assume a finite, non-silent, mono ``float32`` signal at a known sample rate.
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -316,8 +316,9 @@ def save_wav(
     if subtype != "FLOAT":
         # libsndfile wraps rather than clips out-of-range floats when converting to integers.
         data = np.clip(data, -1.0, 1.0)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # a unique name, created by libsndfile with the usual permissions (mkstemp's are 0600, and the
+    # file would stay unreadable to anyone else: a DAW, a web server)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     try:
         sf.write(tmp, data, int(sample_rate), subtype=subtype, format="WAV")
         os.replace(tmp, path)
