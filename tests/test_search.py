@@ -165,8 +165,12 @@ def test_distinct_by_lineage_offers_other_starts_first():
     assert [e.score for e in _distinct(evals, 3)] == [0.5, 1.1, 2.5]
     assert [e.score for e in _distinct(evals, 3, by_lineage=True)] == [0.5, 1.1, 2.5]
     evals[3] = Evaluation(a.copy(), 0.5, None, "library #3 + cmaes")
-    assert [e.score for e in _distinct(evals, 2, by_lineage=True)] == [0.5, 2.5]
+    # another start far worse than the best (5x) is not offered ahead of the same search's
+    assert [e.score for e in _distinct(evals, 2, by_lineage=True)] == [0.5, 1.1]
+    assert [e.score for e in _distinct(evals, 2, by_lineage=True, lineage_within=5.0)] == [0.5, 2.5]
     assert [e.score for e in _distinct(evals, 4, by_lineage=True)] == [0.5, 1.1, 2.5]
+    evals[2] = Evaluation(c, 0.9, None, "library #7 + cmaes")  # within 2x: it comes in second
+    assert [e.score for e in _distinct(evals, 2, by_lineage=True)] == [0.5, 0.9]
 
 
 def test_budget_children_share_the_count():

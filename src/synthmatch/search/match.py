@@ -89,6 +89,15 @@ ALIGN_TOP = 6
 #: pitched presets that rang too long at 9.4 dB; refined from the in-tune start, 3.2 dB).
 IN_TUNE_CENTS = 50.0
 
+#: An alternative candidate from another start (:func:`_distinct` ``by_lineage``) is offered only
+#: when its score is within this factor of the best's; otherwise the next best distinct result
+#: takes the place, even from the same start. On the bundled examples the other starts' best
+#: scored 1.1 to 1.65 times the best's, except three at 3.0 to 4.5 times: on the C4 pluck, a
+#: preset that ignores the key and plays 19 semitones under it, and one 9 semitones off.
+#: Retuning such alternatives onto the target (as the re-rank does) was tried and kept none of
+#: them on the six bundled sounds: the far-off ones do not follow the transpose.
+ALT_LINEAGE_WITHIN = 2.0
+
 
 def candidate_f0(audio: np.ndarray, sample_rate: int) -> float | None:
     """Median YIN f0 (Hz) of a candidate render's voiced frames, or None when none is voiced."""
@@ -399,15 +408,20 @@ def lineage(origin: str) -> str:
 
 
 def _distinct(
-    evals: list[Evaluation], k: int, *, min_param_dist: float = 0.05, by_lineage: bool = False
+    evals: list[Evaluation],
+    k: int,
+    *,
+    min_param_dist: float = 0.05,
+    by_lineage: bool = False,
+    lineage_within: float = ALT_LINEAGE_WITHIN,
 ) -> list[Evaluation]:
     """Up to ``k`` best evaluations, no two of them near-duplicates, best first.
 
     Two presets are near-duplicates when every numeric parameter differs by less than
     ``min_param_dist`` of its range and every categorical choice is the same. With
-    ``by_lineage``, the best of each :func:`lineage` comes first (alternatives built from other
-    starts, not the same search a few steps apart), and the rest of the ``k`` is filled with the
-    best remaining ones.
+    ``by_lineage``, the best of each :func:`lineage` whose score is within ``lineage_within``
+    times the best's comes first (alternatives built from other starts, not the same search a few
+    steps apart), and the rest of the ``k`` is filled with the best remaining ones.
     """
     ranked = sorted((e for e in evals if math.isfinite(e.score)), key=lambda e: e.score)
     chosen: list[tuple[Evaluation, np.ndarray, np.ndarray]] = []
@@ -423,7 +437,7 @@ def _distinct(
 
     seen: set[str] = set()
     for e in ranked if by_lineage else ():
-        if len(chosen) == k:
+        if len(chosen) == k or e.score > lineage_within * max(ranked[0].score, 0.0):
             break
         if lineage(e.origin) not in seen and take(e):
             seen.add(lineage(e.origin))
