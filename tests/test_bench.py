@@ -66,6 +66,10 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
     )
     assert (out / "report.md").exists() and (out / "report.json").exists()
     assert list(out.glob("spectrogram_id-hand_*.png"))
+    # the machine the seconds per match come from, in the report and in the scores file
+    machine = report["meta"]["machine"]
+    assert machine["usable_cores"] >= 1 and isinstance(machine["cpu_model"], str)
+    assert json.loads((out / "scores_id-hand.json").read_text())["machine"] == machine
     suites = {s["suite"]: s for s in report["suites"]}
     hand_s = suites["id-hand"]
     assert hand_s["n_items"] == 2
@@ -387,9 +391,13 @@ def test_shards_split_a_suite_and_their_logs_make_the_whole_run(tiny_lib, tmp_pa
     # The shards' scores alone (no logs, no renders) make the same report as the whole run.
     from synthmatch.bench.protocol import merge_scores
 
-    (joined,) = merge_scores(
+    merged_report = merge_scores(
         [tmp_path / "s0", tmp_path / "s1" / "scores_id-rand-dev777.json"], tmp_path / "m"
-    )["suites"]
+    )
+    (joined,) = merged_report["suites"]
+    # both shards ran here: one machine, the one each shard's scores file names
+    shard_machine = json.loads((tmp_path / "s0" / "scores_id-rand-dev777.json").read_text())["machine"]
+    assert merged_report["meta"]["machines"] == [shard_machine]
     assert joined["suite"] == "id-rand-dev777" and joined["n_items"] == 3
     assert joined["metrics"] == suite["metrics"] and joined["analysis"] == suite["analysis"]
     assert (tmp_path / "m" / "report.md").read_text().startswith("# synthmatch benchmark report")
@@ -443,3 +451,42 @@ def test_search_throughput_compares_where_the_objective_is_computed(tmp_path):
         assert rep.same_results  # the same search either way: only where the CPU time goes changes
         assert "same scores in both modes: yes" in rep.format()
         assert rep.what == ("match" if whole_match else "refiner")
+        assert rep.format().startswith("machine: ") and rep.to_dict()["machine"]["usable_cores"] >= 1
+
+
+def test_a_render_throughput_report_names_its_machine():
+    from synthmatch.bench.throughput import ThroughputReport
+
+    rep = ThroughputReport(
+        n_presets=4,
+        rounds=1,
+        probe={},
+        plain_renders_per_s=4.0,
+        pool={1: 3.0},
+        overhead_per_core={1: 0.25},
+        failures=0,
+        machine={"cpu_model": "AMD EPYC 7B13", "usable_cores": 2, "cpus": 2, "platform": "Linux"},
+    )
+    first, *rest = rep.format().splitlines()
+    assert first == "machine: AMD EPYC 7B13, 2 cores usable of 2, Linux"
+    assert "overhead per core vs plain: +25.0%" in rest[2]
+    assert rep.to_dict()["machine"]["cpu_model"] == "AMD EPYC 7B13"
+
+
+def test_the_cpu_model_is_read_from_cpuinfo_and_named_in_printed_reports(tmp_path):
+    from synthmatch.bench.machine import cpu_model, describe, machine_info
+
+    x86 = tmp_path / "x86"
+    x86.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n\nprocessor\t: 1\n"
+    )
+    assert cpu_model(x86) == "AMD EPYC 7B13"
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nProcessor\t: ARMv7 Processor rev 4 (v7l)\n")
+    assert cpu_model(arm) == "ARMv7 Processor rev 4 (v7l)"
+    info = machine_info()
+    assert set(info) == {"platform", "cpu_model", "cpus", "usable_cores", "python"}
+    assert 1 <= info["usable_cores"] <= (info["cpus"] or info["usable_cores"])
+    line = describe({**info, "cpu_model": "AMD EPYC 7B13"})
+    assert line.startswith("machine: AMD EPYC 7B13, ") and f"{info['usable_cores']} cores usable" in line
+    assert describe({**info, "cpu_model": ""}).startswith("machine: unknown CPU, ")

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import pathlib
-import platform
 import time
 import zlib
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from synthmatch import __version__
+from synthmatch.bench.machine import machine_info
 from synthmatch.errors import SynthmatchError
 from synthmatch.render.pool import RenderPool
 from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S, Probe
@@ -1060,6 +1060,7 @@ def run_benchmark(
     outp = pathlib.Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
+    meta_machine = machine_info()  # this process's machine (on Ray, renders run elsewhere too)
     summaries = []
     with contextlib.ExitStack() as stack:
         ray_pool = None
@@ -1122,6 +1123,8 @@ def run_benchmark(
                         "scores": res.scores,
                         "cost": res.cost,
                         "analysis": res.analysis,
+                        # where its seconds per match were measured (compare them on one CPU only)
+                        "machine": meta_machine,
                     },
                     default=str,
                 )
@@ -1138,11 +1141,7 @@ def run_benchmark(
             "shard": list(shard) if shard else None,
             "ray_address": ray_address,
         },
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "processor": platform.processor(),
-        },
+        "machine": meta_machine,
         "versions": {"synthmatch": __version__, "vita": engine_version()},
         "wall_seconds": time.monotonic() - t0,
     }
@@ -1236,7 +1235,14 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
                 default=str,
             )
         )
-    meta = {"merged_from": [str(f) for f in files], "notes": notes, "versions": {"synthmatch": __version__}}
+    machines = {json.dumps(d.get("machine"), sort_keys=True) for parts in by_suite.values() for _, d in parts}
+    meta = {
+        "merged_from": [str(f) for f in files],
+        "notes": notes,
+        # the seconds per match of files from other machines are not comparable with each other
+        "machines": [json.loads(m) for m in sorted(machines)],
+        "versions": {"synthmatch": __version__},
+    }
     report = {"meta": meta, "suites": summaries}
     (outp / "report.json").write_text(json.dumps(report, indent=1, default=str))
     (outp / "report.md").write_text(format_markdown(summaries, meta))

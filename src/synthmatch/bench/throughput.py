@@ -14,9 +14,10 @@ import pathlib
 import random
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from synthmatch.bench.machine import describe, machine_info
 from synthmatch.render.pool import RenderPool
 from synthmatch.render.probe import DEFAULT_PROBE, Probe
 
@@ -49,12 +50,14 @@ class ThroughputReport:
     pool: dict[int, float]  # workers -> renders/s (median)
     overhead_per_core: dict[int, float]  # workers -> 1 - (rate / workers) / plain
     failures: int
+    machine: dict[str, Any] = field(default_factory=machine_info)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def format(self) -> str:
         lines = [
+            describe(self.machine),
             f"presets: {self.n_presets}, rounds: {self.rounds}, probe: {self.probe}",
             f"plain vita loop (1 process): {self.plain_renders_per_s:.2f} renders/s (median)",
         ]
@@ -136,6 +139,7 @@ class SearchThroughputReport:
     seconds: dict[str, float]  # same keys -> wall seconds per search (median)
     same_results: bool  # every search found the same scores in both modes
     what: str = "refiner"  # "refiner": CMA-ES from the init preset; "match": the default match
+    machine: dict[str, Any] = field(default_factory=machine_info)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,8 +149,9 @@ class SearchThroughputReport:
             "CMA-ES from the init preset" if self.what == "refiner" else "the whole match (synthmatch.match)"
         )
         lines = [
+            describe(self.machine),
             f"target: {self.target}, {what}, {self.renders} render budget per search, "
-            f"{self.rounds} rounds, probe: {self.probe}"
+            f"{self.rounds} rounds, probe: {self.probe}",
         ]
         for key, rate in self.rate.items():
             ms = self.parent_cpu_ms[key]
