@@ -311,3 +311,4 @@ def test_bench_reports_build_and_raw_throughput():
     assert r["renders"][0] >= r["items"][0] >= 1
     assert r["raw_renders_per_s"] > 0 and r["build_renders_per_s"] > 0 and r["ratio"] > 0
     assert "ratio" in format_bench(result)
+    assert format_bench(result).startswith("machine: ") and result["machine"]["usable_cores"] >= 1

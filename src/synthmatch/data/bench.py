@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from synthmatch.bench.machine import describe, machine_info
 from synthmatch.data.build import build_dataset, make_job
 from synthmatch.data.probes import make_probe_sampler
 from synthmatch.data.reader import Dataset
@@ -156,6 +157,7 @@ def bench_throughput(
         "seed": seed,
         "probe": probe.to_dict(),
         "keep_audio": keep_audio,
+        "machine": machine_info(),
         "workers": {},
     }
     with tempfile.TemporaryDirectory(prefix="synthmatch-bench-") as tmp:
@@ -177,6 +179,7 @@ def format_bench(result: dict[str, Any]) -> str:
     """A plain-text table of :func:`bench_throughput`."""
     p = result["probe"]
     lines = [
+        describe(result["machine"]),
         f"dataset build vs raw renders: n={result['n']} items, sampler {result['sampler']}, "
         f"probe note {p['note']} {p['render_seconds']:g} s @ {p['sample_rate']} Hz, median of {result['repeats']}",
         f"{'workers':>7s} {'renders':>8s} {'raw r/s':>8s} {'build r/s':>9s} {'items/s':>8s} {'ratio':>6s} {'scaling':>8s}"
