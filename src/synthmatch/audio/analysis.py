@@ -423,7 +423,9 @@ def _yin(x: np.ndarray, sr: int) -> PitchTrack:
     if len(x) < length:
         x = np.pad(x, (0, length - len(x)))
     all_frames = frame_signal(x, frame_length=length, hop_length=_YIN_HOP, center=False)
-    n_fft = 1 << int(np.ceil(np.log2(length + w)))
+    # r[t] for t <= tau_max reads frame samples j + t <= w - 1 + tau_max < length only, so a
+    # circular correlation of ``length`` or more points never wraps into it.
+    n_fft = 1 << int(np.ceil(np.log2(length)))
     all_csum = np.concatenate(
         [np.zeros((len(all_frames), 1)), np.cumsum(all_frames * all_frames, axis=1)], axis=1
     )
@@ -444,7 +446,7 @@ def _yin(x: np.ndarray, sr: int) -> PitchTrack:
     spec_head = scipy.fft.rfft(frames[:, :w], n_fft, axis=1)
     r = scipy.fft.irfft(spec_full * np.conj(spec_head), n_fft, axis=1)[:, : tau_max + 1]
     lags = np.arange(tau_max + 1)
-    energy_tau = csum[:, lags + w] - csum[:, lags]
+    energy_tau = csum[:, w : w + tau_max + 1] - csum[:, : tau_max + 1]
     diff = np.maximum(energy0[:, None] + energy_tau - 2.0 * r, 0.0)
 
     cum = np.cumsum(diff[:, 1:], axis=1)
