@@ -550,3 +550,111 @@ def test_searches_on_threads_draw_what_they_draw_alone():
     for t in threads:
         t.join()
     assert side[0].tried == alone[0].tried and side[1].tried == alone[1].tried
+
+
+def test_starts_side_by_side_spend_what_they_spend_one_after_the_other():
+    import time
+
+    from synthmatch.search.match import refine_side_by_side
+    from synthmatch.search.refine import Objective, _charge
+
+    wants = (13, 1000, 1000)  # start 0 ends early (CMA-ES converged); the others spend what they get
+
+    def run(side: bool):
+        budget = Budget(max_renders=100)
+        _charge(budget, 10)  # what the re-rank spent
+        spent = {}
+
+        def refine_start(j, ev, obj, sub):
+            n = 0
+            while n < wants[j] and (k := sub.available(4)):
+                _charge(sub, k)
+                obj.history.append(Evaluation(ev.preset, float(j), None, ev.origin))
+                n += k
+                time.sleep(0.001)  # let the other starts run in between
+            spent[j] = n
+
+        obj = Objective(score=lambda y: 0.0, pool=None, probe=LIB_PROBE, score_in_workers=False)
+        starts = [Evaluation(Preset.init(), float(j), None, f"library #{j}") for j in range(3)]
+        if side:
+            refine_side_by_side(starts, refine_start, obj, budget)
+        else:
+            for j, ev in enumerate(starts):
+                refine_start(j, ev, obj, budget.sub(budget.remaining() // (3 - j)))
+        return spent, budget.used, [e.origin for e in obj.history]
+
+    one_after_the_other = run(False)
+    assert one_after_the_other[0] == {0: 16, 1: 37, 2: 37} and one_after_the_other[1] == 100
+    assert run(True) == one_after_the_other  # the same shares, and the history in start order
+
+
+def test_a_failing_start_stops_the_others_and_its_error_comes_back():
+    import time
+
+    from synthmatch.search.match import refine_side_by_side
+    from synthmatch.search.refine import BudgetExhausted, Objective, _charge, _deadline_hit
+
+    spent = {}
+
+    def refine_start(j, ev, obj, sub):
+        n = 0
+        try:
+            while k := sub.available(2):
+                if _deadline_hit(sub):
+                    raise BudgetExhausted
+                if j == 1 and n >= 4:
+                    raise ValueError("start 1 broke")
+                _charge(sub, k)
+                n += k
+                time.sleep(0.002)
+        finally:
+            spent[j] = n
+
+    obj = Objective(score=lambda y: 0.0, pool=None, probe=LIB_PROBE, score_in_workers=False)
+    starts = [Evaluation(Preset.init(), 0.0, None, f"library #{j}") for j in range(2)]
+    budget = Budget(max_renders=2000)
+    with pytest.raises(ValueError, match="start 1 broke"):
+        refine_side_by_side(starts, refine_start, obj, budget)
+    assert budget.cancelled.is_set() and spent[1] == 4 and spent[0] < 1000
+
+
+def test_match_refines_its_starts_side_by_side_with_the_same_result(tiny_library, render_pool, monkeypatch):
+    import importlib
+
+    sm = importlib.import_module("synthmatch.search.match")
+    made = []
+
+    class Recording(sm.Objective):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(sm, "Objective", Recording)
+    target_preset = _tiny_presets()[3].with_values(filter_1_cutoff=72.0, env_1_decay=0.62, env_1_sustain=0.5)
+    target = render_pool.render([target_preset], LIB_PROBE)[0].mono
+    results = {}
+    with Matcher(library=tiny_library, pool=render_pool) as m:
+        for side in (False, True):
+            res = m.match((target, 44100), budget=30, candidates=2, rerank=4, starts=2, side_by_side=side)
+            assert res.settings["side_by_side"] is side
+            results[side] = res
+    one, both = results[False], results[True]
+    assert one.renders == both.renders and 30 <= both.renders <= 30 + len(both.candidates)
+    assert [c.metrics for c in one.candidates] == [c.metrics for c in both.candidates]
+    assert [c.preset.to_json() for c in one.candidates] == [c.preset.to_json() for c in both.candidates]
+    # every render, in the same order: both starts were refined, with the same moves
+    history = [[(e.origin, e.score) for e in obj.history] for obj in made]
+    assert history[0] == history[1] and len(history[1]) == 30
+    refined = {origin for origin, _ in history[1] if origin.endswith("+ cmaes")}
+    assert len(refined) == 2, refined
+
+
+def test_finals_rendered_in_full_already_are_not_rendered_again(tiny_library, render_pool):
+    target = render_pool.render([_tiny_presets()[1].with_values(env_1_decay=0.35)], LIB_PROBE)[0].mono
+    with Matcher(library=tiny_library, pool=render_pool, refiner="none") as m:
+        # no refinement: every final is a re-ranked library preset, rendered in full
+        res = m.match((target, 44100), budget=15, candidates=2, rerank=5, align_pitch=False, prune=False)
+    assert res.renders == 5 and len(res.candidates) == 2
+    for c in res.candidates:
+        again = render_pool.render([c.preset], res.probe)[0].mono
+        assert np.array_equal(c.audio, again)  # the canonical render, bit for bit

@@ -167,3 +167,19 @@ def test_modulation_slots_are_kept_for_amount_destinations(init_preset):
     )
     assert out["modulation_3_amount"] == 0.4 and out["modulation_6_amount"] == 0.7
     assert out["modulations"][0] == {"source": "", "destination": ""}
+
+
+def test_a_control_copy_is_a_copy_that_shares_only_the_assets(init_preset):
+    base = _rich_preset(init_preset)
+    base.meta["preset_name"] = "base"
+    light, deep = base.control_copy(), base.copy()
+    assert light == deep and light.to_json() == base.to_json()  # every field, nothing dropped
+    # what a search changes is the copy's own
+    light.values["filter_1_cutoff"] = 20.0
+    light.modulations[0].amount = -1.0
+    light.meta["preset_name"] = "match"
+    light.wavetables[1] = deep.wavetables[0]  # assets are replaced, not edited
+    assert base.values["filter_1_cutoff"] == 80.25 and base.modulations[0].amount == 0.5
+    assert base.meta["preset_name"] == "base" and base.wavetables[1] == deep.wavetables[1]
+    # the assets themselves are shared (that is what makes it cheap)
+    assert light.wavetables[0] is base.wavetables[0] and light.lfo_shapes[0] is base.lfo_shapes[0]

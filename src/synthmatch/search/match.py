@@ -14,15 +14,18 @@ Pipeline (every stage under one render budget and/or time limit):
    (:func:`_with_an_in_tune_start`): a noise burst can score better than a pitched sound of the
    wrong length, but only the pitched one can be refined into the target;
 5. return K distinct candidates, the best of each start first (alternatives, not one search a few
-   steps apart), each re-rendered canonically and scored with every metric.
+   steps apart), each rendered canonically (a full load; a re-ranked candidate already was) and
+   scored with every metric.
 
 Ctrl-C (or ``cancel()``) stops the search and returns the best found so far.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -476,6 +479,79 @@ def _with_an_in_tune_start(
     return ranked
 
 
+def refine_side_by_side(
+    starts: list[Evaluation],
+    refine_start: Callable[[int, Evaluation, Objective, Budget], None],
+    objective: Objective,
+    budget: Budget,
+) -> None:
+    """Refine several starts at once, one thread each, with the result of one after the other.
+
+    One after the other, start ``j`` gets ``remaining // (n - j)`` renders of what the starts
+    before it left, and each CMA-ES generation waits for its slowest render while the other
+    workers idle. Side by side, the starts' renders fill each other's gaps. Each start gets
+    :meth:`Objective.branch` (its own history and origin tag, merged back in start order) and the
+    share it would get if the starts before it spent theirs in full; a start that would run past
+    that share first waits for the starts before it to end and takes what they really left
+    (:attr:`Budget.settle`). Every render's score depends on its preset and the target only, so
+    each start makes the same moves and the merged history is the same as one after the other.
+
+    ``refine_start(j, start, objective, budget)`` runs in a thread. An exception in one (e.g. a
+    progress callback that cancels) cancels the others and is raised here once all have ended;
+    so is a KeyboardInterrupt (Ctrl-C) that arrives while waiting.
+    """
+    n = len(starts)
+    total = budget.remaining()
+    branches = [objective.branch() for _ in starts]
+    ended = [threading.Event() for _ in starts]
+    subs: list[Budget] = []
+    given = 0
+    for j in range(n):
+        share = (total - given) // (n - j)
+        given += share
+        subs.append(budget.sub(share))
+
+    def settle(j: int, sub: Budget) -> None:
+        for e in ended[:j]:
+            e.wait()
+        exact = (total - sum(s.used for s in subs[:j])) // (n - j)
+        sub.max_renders = max(exact, sub.max_renders or 0)
+
+    for j in range(1, n):
+        subs[j].settle = functools.partial(settle, j)
+    errors: list[BaseException | None] = [None] * n
+
+    def run(j: int) -> None:
+        try:
+            refine_start(j, starts[j], branches[j], subs[j])
+        except BudgetExhausted:
+            pass
+        except BaseException as exc:  # handed to the calling thread
+            errors[j] = exc
+            budget.cancelled.set()
+        finally:
+            ended[j].set()
+
+    threads = [
+        threading.Thread(target=run, args=(j,), name=f"synthmatch-start-{j}", daemon=True) for j in range(n)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:  # Ctrl-C: stop the starts, keep what they found
+        budget.cancelled.set()
+        for t in threads:
+            t.join()
+        objective.absorb(branches)
+        raise
+    objective.absorb(branches)
+    for exc in errors:
+        if exc is not None:
+            raise exc
+
+
 def _no_candidate_message(objective: Objective) -> str:
     """Why a match ended without a single scored render, and what to do about it."""
     if not objective.failures:
@@ -565,10 +641,13 @@ class Matcher:
         max_seconds_audio: float = 30.0,
         align_pitch: bool = True,
         prune: bool = True,
+        side_by_side: bool = True,
     ) -> MatchResult:
         """Match a target (path or ``(samples, sample_rate)``); see the module docstring.
 
-        Raises ``ValueError`` for settings out of range (a budget or candidate count below 1, a
+        With a render budget, the starts are refined side by side (:func:`refine_side_by_side`:
+        the same result as one after the other, with fewer idle workers); ``side_by_side=False``
+        runs them one after the other. Raises ``ValueError`` for settings out of range (a budget or candidate count below 1, a
         time limit that is not positive, a note outside 0-127) before any work starts."""
         from synthmatch.metrics import compute_metrics
 
@@ -622,16 +701,24 @@ class Matcher:
             ranked = _distinct(evals, starts)
             if target_f0 and len(ranked) >= 2:
                 ranked = _with_an_in_tune_start(ranked, evals, target_f0, sr, f0_of=f0_of)
-            n_starts = max(1, len(ranked))
-            for j, ev in enumerate(ranked):
-                share = (
-                    budget_obj.remaining() // (n_starts - j) if budget is not None else budget_obj.remaining()
-                )
-                sub = budget_obj.sub(share)
+
+            def refine_start(j: int, ev: Evaluation, obj: Objective, sub: Budget) -> None:
                 if prune:
-                    ev = prune_modules(ev, objective, sub)
-                objective.origin = f"{ev.origin} + {self.refiner_name}"
-                self.refiner.refine(ev.preset, objective, sub, seed=seed + j, start_eval=ev)
+                    ev = prune_modules(ev, obj, sub)
+                obj.origin = f"{ev.origin} + {self.refiner_name}"
+                self.refiner.refine(ev.preset, obj, sub, seed=seed + j, start_eval=ev)
+
+            if side_by_side and budget is not None and len(ranked) >= 2:
+                refine_side_by_side(ranked, refine_start, objective, budget_obj)
+            else:  # one after the other; with a time limit alone, the first start gets all of it
+                n_starts = max(1, len(ranked))
+                for j, ev in enumerate(ranked):
+                    share = (
+                        budget_obj.remaining() // (n_starts - j)
+                        if budget is not None
+                        else budget_obj.remaining()
+                    )
+                    refine_start(j, ev, objective, budget_obj.sub(share))
             timings["refine"] = time.monotonic() - t3
         except BudgetExhausted:
             pass
@@ -639,15 +726,17 @@ class Matcher:
             interrupted = True
         if objective.best() is None:
             raise SynthmatchError(_no_candidate_message(objective))
-        # K distinct finals, re-rendered canonically and scored with every metric.
+        # K distinct finals, rendered canonically and scored with every metric.
         t4 = time.monotonic()
         finals = _distinct(objective.history, candidates, by_lineage=True)
-        outs = self.pool.render([e.preset.to_json() for e in finals], probe)
+        again = [e for e in finals if not e.canonical]  # variant renders: render them canonically
+        rendered = dict(zip(map(id, again), self.pool.render([e.preset.to_json() for e in again], probe)))
         result_cands = []
-        for e, out in zip(finals, outs):
-            if not out.ok:
+        for e in finals:
+            out = rendered.get(id(e))
+            if out is not None and not out.ok:
                 continue
-            y = _fit(out.mono, probe.n_samples)
+            y = _fit(out.mono if out is not None else e.audio, probe.n_samples)
             metrics = compute_metrics(target, y, sr)
             metrics["objective"] = metrics["mss_mel"] + (
                 pitch_penalty(y, sr, target_f0) if target_f0 else 0.0
@@ -679,7 +768,7 @@ class Matcher:
             probe=probe,
             analysis=analysis,
             candidates=result_cands,
-            renders=objective.renders + len(finals),
+            renders=objective.renders + len(again),
             timings=timings,
             settings={
                 "budget": budget,
@@ -689,6 +778,7 @@ class Matcher:
                 "starts": starts,
                 "align_pitch": align_pitch,
                 "prune": prune,
+                "side_by_side": side_by_side,
                 "revision": MATCH_REVISION,
                 "refiner": self.refiner_name,
                 "library_size": len(self.library),

@@ -45,6 +45,10 @@ class Budget:
     used: int = 0
     cancelled: threading.Event = field(default_factory=threading.Event)
     parent: Budget | None = None  # a sub-budget charges and checks its parent too
+    #: Called (once) by :meth:`available` when this budget's renders fall short of a request: it
+    #: may raise ``max_renders`` to the budget's final size (:mod:`synthmatch.search.match` gives
+    #: each refinement start run side by side such a budget).
+    settle: Callable[[Budget], None] | None = field(default=None, repr=False)
 
     def remaining(self) -> int:
         if self.cancelled.is_set():
@@ -52,6 +56,18 @@ class Budget:
         if self.max_seconds is not None and time.monotonic() - self.started >= self.max_seconds:
             return 0
         return max(0, self.max_renders - self.used) if self.max_renders is not None else 1 << 30
+
+    def available(self, want: int) -> int:
+        """How many of ``want`` renders this budget pays for now (``min(want, remaining())``).
+
+        A provisional budget settles first when it falls short, so that a search run beside
+        others takes exactly the renders it would have taken after them."""
+        left = self.remaining()
+        if left < want and self.settle is not None:
+            settle, self.settle = self.settle, None
+            settle(self)
+            left = self.remaining()
+        return min(want, left)
 
     def exhausted(self) -> bool:
         return self.remaining() <= 0
@@ -64,11 +80,15 @@ class Budget:
         )
 
 
+_CHARGE_LOCK = threading.Lock()  # searches side by side charge one parent budget
+
+
 def _charge(budget: Budget, n: int) -> None:
-    b: Budget | None = budget
-    while b is not None:
-        b.used += n
-        b = b.parent
+    with _CHARGE_LOCK:
+        b: Budget | None = budget
+        while b is not None:
+            b.used += n
+            b = b.parent
 
 
 def _deadline_hit(budget: Budget) -> bool:
@@ -88,6 +108,9 @@ class Evaluation:
     score: float
     audio: np.ndarray | None  # mono [n]
     origin: str = ""  # how the preset was found, e.g. "library #12 + cmaes"
+    #: ``audio`` is the preset's canonical render (a full load, not a variant of a loaded base):
+    #: rendering the preset again gives the same samples, bit for bit.
+    canonical: bool = False
 
 
 @runtime_checkable
@@ -147,11 +170,41 @@ class Objective:
         #: Tag given to evaluations that do not name their own origin (set by the orchestrator).
         self.origin = ""
         self._base: tuple[Preset, str] | None = None  # the last base preset and its JSON
+        self._trunk: Objective | None = None  # the objective a branch counts its renders in
+        self._lock = threading.Lock()
+
+    def branch(self) -> Objective:
+        """A view of this objective for one of several searches run side by side (threads).
+
+        It scores and renders the same way and counts its renders here (progress included), but
+        keeps its own history, origin tag, base preset and failures; :meth:`absorb` merges them
+        back, so the merged history does not depend on how the searches interleaved."""
+        child = Objective.__new__(Objective)
+        child.__dict__.update(self.__dict__)
+        child.renders = child.failures = 0
+        child.last_failure = ""
+        child.history = []
+        child._base = None
+        child._trunk = self
+        child._lock = threading.Lock()
+        return child
+
+    def absorb(self, branches: list[Objective]) -> None:
+        """Merge branches' histories and failures, in the order given (see :meth:`branch`)."""
+        for b in branches:
+            self.history.extend(b.history)
+            self.failures += b.failures
+            self.last_failure = b.last_failure or self.last_failure
 
     def _tick(self, n: int) -> None:
-        self.renders += n
-        if self.progress is not None:
-            self.progress(self.renders, max(self.total, self.renders))
+        if self._trunk is not None:
+            self.renders += n
+            self._trunk._tick(n)
+            return
+        with self._lock:  # branches tick from their threads
+            self.renders += n
+            if self.progress is not None:
+                self.progress(self.renders, max(self.total, self.renders))
 
     def _score_outcome(self, out: Any) -> tuple[float, np.ndarray | None]:
         if not out.ok:
@@ -173,7 +226,7 @@ class Objective:
         self, presets: list[Preset], budget: Budget, *, origins: list[str] | None = None
     ) -> list[Evaluation]:
         """Full renders (any change, incl. wavetables and connections)."""
-        n = min(len(presets), budget.remaining())
+        n = budget.available(len(presets))
         if n <= 0 or _deadline_hit(budget):
             raise BudgetExhausted
         presets = presets[:n]
@@ -183,7 +236,7 @@ class Objective:
         tags = origins or [self.origin] * len(presets)
         for p, out, tag in zip(presets, outs, tags):
             s, mono = self._score_outcome(out)
-            evals.append(Evaluation(p, s, mono, tag))
+            evals.append(Evaluation(p, s, mono, tag, canonical=mono is not None))
         self.history.extend(evals)  # before the progress callback, which may cancel (Ctrl-C)
         self._tick(n)
         return evals
@@ -192,7 +245,7 @@ class Objective:
         self, base: Preset, changes: list[dict[str, float]], budget: Budget
     ) -> list[Evaluation]:
         """Renders of ``base`` with control changes (fast path: no preset load per render)."""
-        n = min(len(changes), budget.remaining())
+        n = budget.available(len(changes))
         if n <= 0 or _deadline_hit(budget):
             raise BudgetExhausted
         changes = changes[:n]
@@ -216,7 +269,7 @@ class Objective:
 
 def apply_changes(base: Preset, changes: dict[str, float]) -> Preset:
     """A copy of ``base`` with engine-control changes (incl. ``modulation_K_amount``) applied."""
-    out = base.copy()
+    out = base.control_copy()
     slot_to_index = {slot: i for i, slot in enumerate(out.slot_assignment())}
     for name, v in changes.items():
         if name.startswith("modulation_") and name.endswith("_amount"):
