@@ -452,6 +452,15 @@ def test_search_throughput_compares_where_the_objective_is_computed(tmp_path):
         assert "same scores in both modes: yes" in rep.format()
         assert rep.what == ("match" if whole_match else "refiner")
         assert rep.format().startswith("machine: ") and rep.to_dict()["machine"]["usable_cores"] >= 1
+    # how a match runs its starts: one after the other or side by side, with the same results
+    rep = measure_search(
+        tmp_path / "tone.wav", workers=(2,), renders=24, rounds=1, whole_match=True, compare="starts"
+    )
+    assert list(rep.seconds) == ["2 workers, starts one after the other", "2 workers, starts side by side"]
+    assert rep.same_results and rep.compare == "starts"
+    assert "2 workers, starts side by side / 2 workers, starts one after the other: " in rep.format()
+    with pytest.raises(SynthmatchError, match="--match"):
+        measure_search(tmp_path / "tone.wav", workers=(1,), renders=6, rounds=1, compare="starts")
 
 
 def test_a_render_throughput_report_names_its_machine():

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = bsub.add_parser(
         "search",
-        help="search throughput: one CMA-ES search, scored in the searching process vs in the render workers",
+        help="search throughput: one search in two settings (where it scores, or how a match runs its starts)",
     )
     s.add_argument("--target", default="examples/sounds/pluck_c4.wav", help="target audio file")
     s.add_argument("--workers", default="2", help="comma-separated worker counts to measure")
@@ -43,6 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--match",
         action="store_true",
         help="time the whole default match (bundled library) instead of CMA-ES from the init preset",
+    )
+    s.add_argument(
+        "--compare",
+        choices=("scoring", "starts"),
+        default="scoring",
+        help="scoring: the objective computed in the searching process vs in the render workers; "
+        "starts (with --match): the refinement starts one after the other vs side by side",
     )
     s.add_argument(
         "--rounds", type=positive_int, default=3, help="rounds per configuration (medians are reported)"
@@ -75,7 +82,12 @@ def run_search(args: argparse.Namespace) -> int:
 
     workers = tuple(int(w) for w in args.workers.split(","))
     report = measure_search(
-        args.target, workers=workers, renders=args.renders, rounds=args.rounds, whole_match=args.match
+        args.target,
+        workers=workers,
+        renders=args.renders,
+        rounds=args.rounds,
+        whole_match=args.match,
+        compare=args.compare,
     )
     return _report(report, args.json)
 

@@ -9,7 +9,7 @@ Pipeline (every stage under one render budget and/or time limit):
    it (:func:`pitch_aligned`);
 4. try each start with its switched-on modules off (:func:`prune_modules`: a reverb tail or a
    noise layer the target lacks), then refine the best distinct start presets with the registered
-   refiner (CMA-ES by default); when
+   refiner (CMA-ES by default), side by side (:func:`refine_side_by_side`); when
    none of them is in tune with a pitched target, the last one is the best candidate that is
    (:func:`_with_an_in_tune_start`): a noise burst can score better than a pitched sound of the
    wrong length, but only the pitched one can be refined into the target;
