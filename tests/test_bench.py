@@ -63,6 +63,7 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
         ood_dir=str(ood),
         library=str(tiny_lib),
         workers=2,
+        engine_speed_presets=1,
     )
     assert (out / "report.md").exists() and (out / "report.json").exists()
     assert list(out.glob("spectrogram_id-hand_*.png"))
@@ -70,6 +71,11 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
     machine = report["meta"]["machine"]
     assert machine["usable_cores"] >= 1 and isinstance(machine["cpu_model"], str)
     assert json.loads((out / "scores_id-hand.json").read_text())["machine"] == machine
+    # the engine's speed before the suites and after each: a slow machine is told from slow code
+    speeds = report["meta"]["engine_speed"]
+    assert len(speeds) == 3 and all(s["renders_per_s"] > 0 and s["presets"] == 1 for s in speeds)
+    assert json.loads((out / "scores_ood.json").read_text())["engine_speed"] == speeds[1:]
+    assert '"engine_speed"' in (out / "report.md").read_text()
     suites = {s["suite"]: s for s in report["suites"]}
     hand_s = suites["id-hand"]
     assert hand_s["n_items"] == 2
@@ -108,6 +114,7 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
             hand_dir=str(hand),
             library=str(tiny_lib),
             workers=2,
+            engine_speed_presets=0,
         )
 
     again = rerun(4)
@@ -281,6 +288,7 @@ def test_id_rand_development_seed_is_reported_apart_from_the_evaluation_suite(ti
         rand_seed=777,
         library=str(tiny_lib),
         workers=2,
+        engine_speed_presets=0,
     )
     (suite,) = report["suites"]
     assert suite["suite"] == "id-rand-dev777"
@@ -362,6 +370,7 @@ def _dev_rand_bench(lib, out, *, methods, n_rand, budget=4, **kw):
         rand_seed=777,
         library=str(lib),
         workers=2,
+        engine_speed_presets=0,
         **kw,
     )
 

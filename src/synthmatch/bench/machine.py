@@ -2,7 +2,10 @@
 
 Speeds measured in different sessions can come from different processors of the same "2-core"
 kind (this project's timings moved by 1.5x between sessions with the code unchanged), so every
-report names the CPU model: a ratio across reports is only meaningful on the same one.
+report names the CPU model: a ratio across reports is only meaningful on the same one. The same
+CPU is not always as fast either (a shared virtual machine ran the same 20 matches at a median of
+29 s and, ten minutes later, 39 s), so a benchmark run also times a fixed reference workload
+before and after its suites (:func:`engine_speed`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,13 @@ import os
 import pathlib
 import platform
 import subprocess
+import time
 from typing import Any
+
+#: The engine-speed reference: this many bundled-library presets (evenly spaced), each loaded and
+#: rendered once at the benchmark probe on one engine in one fresh process (``bench render``'s
+#: plain loop).
+ENGINE_SPEED_PRESETS = 8
 
 
 def cpu_model(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> str:
@@ -57,3 +66,25 @@ def describe(info: dict[str, Any]) -> str:
         f"machine: {model}, {info.get('usable_cores')} cores usable of {info.get('cpus')}, "
         f"{info.get('platform')}"
     )
+
+
+def engine_speed(n: int = ENGINE_SPEED_PRESETS) -> dict[str, Any]:
+    """How fast this machine renders now: the plain-loop rate over ``n`` bundled-library presets
+    (:data:`ENGINE_SPEED_PRESETS`), in renders/s, with the UTC time it was measured.
+
+    A benchmark records it before and after its suites: a match's seconds read against the
+    engine's own speed at the time tell a slower machine from slower code."""
+    from synthmatch.bench.throughput import plain_loop_seconds
+    from synthmatch.render.probe import DEFAULT_PROBE
+    from synthmatch.search.library import Library, default_library_path
+
+    lib = Library.load(default_library_path())
+    n = max(1, min(n, len(lib)))
+    step = len(lib) // n
+    jsons = [lib.preset(i * step).to_json() for i in range(n)]
+    seconds = plain_loop_seconds(jsons, DEFAULT_PROBE)
+    return {
+        "renders_per_s": round(n / seconds, 3),
+        "presets": n,
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from synthmatch import __version__
-from synthmatch.bench.machine import machine_info
+from synthmatch.bench.machine import ENGINE_SPEED_PRESETS, engine_speed, machine_info
 from synthmatch.errors import SynthmatchError
 from synthmatch.render.pool import RenderPool
 from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S, Probe
@@ -1037,6 +1037,7 @@ def run_benchmark(
     shard: tuple[int, int] | None = None,
     ray_address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine_speed_presets: int = ENGINE_SPEED_PRESETS,
 ) -> dict[str, Any]:
     """Run the protocol; write ``report.md``, ``report.json`` and spectrogram PNGs into ``out``.
 
@@ -1048,7 +1049,12 @@ def run_benchmark(
     ``rand_seed`` is the id-rand sampler seed (None: the reserved evaluation seed; any other is a
     development suite, see :func:`rand_suite_label`). ``shard=(k, n)`` runs only the items whose
     index in the suite is ``k`` modulo ``n``: shards run on separate processes or machines, and
-    their ``attempts_*.jsonl`` files, put together in one folder, make the whole run's log."""
+    their ``attempts_*.jsonl`` files, put together in one folder, make the whole run's log.
+
+    ``engine_speed_presets`` times the engine on that many bundled-library presets before the
+    suites and after each (:func:`~synthmatch.bench.machine.engine_speed`; 0: not timed), so a
+    report's seconds per match can be read against how fast the machine was at the time.
+    """
     if shard is not None and not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         raise SynthmatchError(f"shard {shard[0]}/{shard[1]} is not K/N with 0 <= K < N")
     from synthmatch.data_paths import shared_dir
@@ -1061,6 +1067,8 @@ def run_benchmark(
     outp.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     meta_machine = machine_info()  # this process's machine (on Ray, renders run elsewhere too)
+    # the engine's speed now, then after each suite (0 presets: not measured)
+    speeds = [engine_speed(engine_speed_presets)] if engine_speed_presets else []
     summaries = []
     with contextlib.ExitStack() as stack:
         ray_pool = None
@@ -1112,6 +1120,8 @@ def run_benchmark(
                     _fit(o.mono, len(it.audio)) if o.ok else None for o, it in zip(outs, items[:3])
                 ]
             spectrogram_figures(res, items, audio, outp)
+            if engine_speed_presets:
+                speeds.append(engine_speed(engine_speed_presets))
             (outp / f"scores_{suite}.json").write_text(
                 json.dumps(
                     {
@@ -1125,6 +1135,8 @@ def run_benchmark(
                         "analysis": res.analysis,
                         # where its seconds per match were measured (compare them on one CPU only)
                         "machine": meta_machine,
+                        # the engine's speed before and after this suite (machine.engine_speed)
+                        "engine_speed": speeds[-2:],
                     },
                     default=str,
                 )
@@ -1142,6 +1154,7 @@ def run_benchmark(
             "ray_address": ray_address,
         },
         "machine": meta_machine,
+        "engine_speed": speeds,
         "versions": {"synthmatch": __version__, "vita": engine_version()},
         "wall_seconds": time.monotonic() - t0,
     }
