@@ -35,7 +35,7 @@ import numpy as np
 
 from synthmatch import __version__
 from synthmatch.errors import SynthmatchError
-from synthmatch.render.pool import RenderPool
+from synthmatch.render.pool import Measure, RenderPool
 from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S, Probe
 from synthmatch.search.library import Library, default_library_path
 from synthmatch.search.refine import Budget, BudgetExhausted, Evaluation, Objective, get_refiner
@@ -351,6 +351,28 @@ class TargetScore:
             self.f0_of.remember(y, note["f0"])
 
 
+@dataclass(frozen=True)
+class FinalScore:
+    """Every metric of a final candidate's render against the target, plus ``objective`` (the
+    search objective: MSS-mel and the pitch term). Picklable, so the render workers compute it
+    for the finals side by side (a :class:`~synthmatch.render.pool.Measure`; about 0.3 s each)."""
+
+    target: np.ndarray
+    sample_rate: int
+    n_samples: int
+    target_f0: float | None
+
+    def __call__(self, mono: np.ndarray) -> dict[str, float]:
+        from synthmatch.metrics import compute_metrics
+
+        y = _fit(mono, self.n_samples)
+        metrics = compute_metrics(self.target, y, self.sample_rate)
+        metrics["objective"] = metrics["mss_mel"] + (
+            pitch_penalty(y, self.sample_rate, self.target_f0) if self.target_f0 else 0.0
+        )
+        return metrics
+
+
 def make_score(
     target: np.ndarray,
     probe: Probe,
@@ -647,10 +669,9 @@ class Matcher:
 
         With a render budget, the starts are refined side by side (:func:`refine_side_by_side`:
         the same result as one after the other, with fewer idle workers); ``side_by_side=False``
-        runs them one after the other. Raises ``ValueError`` for settings out of range (a budget or candidate count below 1, a
-        time limit that is not positive, a note outside 0-127) before any work starts."""
-        from synthmatch.metrics import compute_metrics
-
+        runs them one after the other. Raises ``ValueError`` for settings out of range (a budget
+        or candidate count below 1, a time limit that is not positive, a note outside 0-127)
+        before any work starts."""
         _check_settings(
             budget=budget, seconds=seconds, candidates=candidates, note=note, rerank=rerank, starts=starts
         )
@@ -730,17 +751,17 @@ class Matcher:
         t4 = time.monotonic()
         finals = _distinct(objective.history, candidates, by_lineage=True)
         again = [e for e in finals if not e.canonical]  # variant renders: render them canonically
-        rendered = dict(zip(map(id, again), self.pool.render([e.preset.to_json() for e in again], probe)))
+        final_score = FinalScore(target, sr, probe.n_samples, target_f0)
+        outs = self.pool.render([e.preset.to_json() for e in again], probe, measure=Measure.of(final_score))
+        rendered = dict(zip(map(id, again), outs))
         result_cands = []
         for e in finals:
             out = rendered.get(id(e))
             if out is not None and not out.ok:
                 continue
             y = _fit(out.mono if out is not None else e.audio, probe.n_samples)
-            metrics = compute_metrics(target, y, sr)
-            metrics["objective"] = metrics["mss_mel"] + (
-                pitch_penalty(y, sr, target_f0) if target_f0 else 0.0
-            )
+            # every metric, computed by the worker that rendered it (at the same time as the others)
+            metrics = out.measured if out is not None and out.measured is not None else final_score(y)
             origin = e.origin or "search"
             e.preset.meta["preset_name"] = "synthmatch match"
             result_cands.append(Candidate(e.preset, y, metrics, origin))
