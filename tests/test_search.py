@@ -504,6 +504,12 @@ def test_pruning_switches_off_the_modules_that_cost_the_match():
     obj = _ScoredSwitches({"reverb_on": -1.0})
     assert prune_modules(lone, obj, Budget(max_renders=PRUNE_RESERVE)) is lone and obj.tried == []
     assert prune_modules(lone, obj, Budget(max_renders=PRUNE_RESERVE + 1)).score == 4.0
+    # a start run beside others settles its share first (what it would get after them)
+    settled = []
+    short = Budget(max_renders=PRUNE_RESERVE)
+    short.settle = lambda b: settled.append(b) or setattr(b, "max_renders", PRUNE_RESERVE + 1)
+    obj = _ScoredSwitches({"reverb_on": -1.0})
+    assert prune_modules(lone, obj, short).score == 4.0 and settled == [short]
 
 
 def test_searches_on_threads_draw_what_they_draw_alone():

@@ -10,6 +10,7 @@ before and after its suites (:func:`engine_speed`).
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 import platform
@@ -76,15 +77,22 @@ def engine_speed(n: int = ENGINE_SPEED_PRESETS) -> dict[str, Any]:
     engine's own speed at the time tell a slower machine from slower code."""
     from synthmatch.bench.throughput import plain_loop_seconds
     from synthmatch.render.probe import DEFAULT_PROBE
+
+    jsons = _reference_presets(n)
+    seconds = plain_loop_seconds(list(jsons), DEFAULT_PROBE)
+    return {
+        "renders_per_s": round(len(jsons) / seconds, 3),
+        "presets": len(jsons),
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+@functools.lru_cache(maxsize=2)
+def _reference_presets(n: int) -> tuple[str, ...]:
+    """The JSON of :func:`engine_speed`'s presets (the library is loaded once per process)."""
     from synthmatch.search.library import Library, default_library_path
 
     lib = Library.load(default_library_path())
     n = max(1, min(n, len(lib)))
     step = len(lib) // n
-    jsons = [lib.preset(i * step).to_json() for i in range(n)]
-    seconds = plain_loop_seconds(jsons, DEFAULT_PROBE)
-    return {
-        "renders_per_s": round(n / seconds, 3),
-        "presets": n,
-        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    return tuple(lib.preset(i * step).to_json() for i in range(n))

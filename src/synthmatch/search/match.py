@@ -407,7 +407,8 @@ def prune_modules(start: Evaluation, objective: Objective, budget: Budget) -> Ev
     on = [name for name in MODULE_SWITCHES if values.get(name, 0.0) >= 0.5]
     sources_on = [name for name in on if name in SOURCE_SWITCHES]
     tries = [name for name in on if name not in SOURCE_SWITCHES or len(sources_on) >= 2]
-    if not tries or not math.isfinite(start.score) or budget.remaining() < len(tries) + PRUNE_RESERVE:
+    need = len(tries) + PRUNE_RESERVE
+    if not tries or not math.isfinite(start.score) or budget.available(need) < need:
         return start
     origin = objective.origin
     objective.origin = f"{start.origin} pruned"
@@ -501,6 +502,12 @@ def _with_an_in_tune_start(
     return ranked
 
 
+def start_share(left: int, starts_left: int) -> int:
+    """The renders a refinement start gets: an even share of what is ``left`` for it and the
+    ``starts_left - 1`` starts after it (one after the other or side by side alike)."""
+    return left // starts_left
+
+
 def refine_side_by_side(
     starts: list[Evaluation],
     refine_start: Callable[[int, Evaluation, Objective, Budget], None],
@@ -529,14 +536,14 @@ def refine_side_by_side(
     subs: list[Budget] = []
     given = 0
     for j in range(n):
-        share = (total - given) // (n - j)
+        share = start_share(total - given, n - j)
         given += share
         subs.append(budget.sub(share))
 
     def settle(j: int, sub: Budget) -> None:
         for e in ended[:j]:
             e.wait()
-        exact = (total - sum(s.used for s in subs[:j])) // (n - j)
+        exact = start_share(total - sum(s.used for s in subs[:j]), n - j)
         sub.max_renders = max(exact, sub.max_renders or 0)
 
     for j in range(1, n):
@@ -566,9 +573,9 @@ def refine_side_by_side(
         budget.cancelled.set()
         for t in threads:
             t.join()
-        objective.absorb(branches)
         raise
-    objective.absorb(branches)
+    finally:
+        objective.absorb(branches)
     for exc in errors:
         if exc is not None:
             raise exc
@@ -735,7 +742,7 @@ class Matcher:
                 n_starts = max(1, len(ranked))
                 for j, ev in enumerate(ranked):
                     share = (
-                        budget_obj.remaining() // (n_starts - j)
+                        start_share(budget_obj.remaining(), n_starts - j)
                         if budget is not None
                         else budget_obj.remaining()
                     )
