@@ -109,3 +109,15 @@ def test_match_refuses_settings_out_of_range_before_loading_anything(tmp_path):
     ]:
         with pytest.raises(ValueError, match=says):
             _check_settings(**{**ok, **bad})
+
+
+def test_match_and_the_benchmark_take_their_default_budget_from_the_one_declaration():
+    import inspect
+
+    from synthmatch.cli import build_parser
+    from synthmatch.search.match import DEFAULT_BUDGET, Matcher
+
+    parser = build_parser()
+    assert parser.parse_args(["match", "x.wav"]).budget == DEFAULT_BUDGET
+    assert parser.parse_args(["bench", "run", "--out", "o"]).budget == DEFAULT_BUDGET
+    assert inspect.signature(Matcher.match).parameters["budget"].default == DEFAULT_BUDGET
