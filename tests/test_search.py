@@ -667,15 +667,13 @@ def test_finals_rendered_in_full_already_are_not_rendered_again(tiny_library, re
 
 
 def test_the_workers_score_the_finals_as_this_process_would(tiny_library, render_pool):
-    from synthmatch.search.match import FinalScore, target_f0_of
+    from synthmatch.search.match import FinalScore, read_target, target_f0_of
 
     target_preset = _tiny_presets()[3].with_values(filter_1_cutoff=72.0, env_1_decay=0.62, env_1_sustain=0.5)
     target = render_pool.render([target_preset], LIB_PROBE)[0].mono
     with Matcher(library=tiny_library, pool=render_pool) as m:
         res = m.match((target, 44100), budget=40, candidates=3, rerank=4)
     assert res.best.metrics["objective"] >= res.best.metrics["mss_mel"]  # the pitch term is in
-    from synthmatch.search.match import read_target
-
     _, fitted, an, probe = read_target((target, 44100), sample_rate=44100)
     here = FinalScore(fitted, 44100, probe.n_samples, target_f0_of(an))
     assert any(c.origin.endswith("+ cmaes") for c in res.candidates)  # rendered again, in a worker
