@@ -43,8 +43,8 @@ from synthmatch.vital.preset import Preset
 from synthmatch.vital.spec import MODULE_SWITCHES, SOURCE_SWITCHES, default_space
 
 #: Default search settings (declared once; the CLI and the benchmark read them). The budget was
-#: 160 renders up to the nineteenth session; at 128 the default match took a median of 25.9 s on
-#: the 2-core reference machine in one timing run (docs/BENCHMARKS.md, "A smaller default budget").
+#: 160 renders up to the nineteenth session; at 128 the default match took a median of 22.0-26.3 s
+#: on 2-core machines in four timing runs (docs/BENCHMARKS.md, "A smaller default budget").
 DEFAULT_BUDGET = 128
 DEFAULT_CANDIDATES = 3
 DEFAULT_RERANK = 12
