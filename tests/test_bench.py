@@ -508,3 +508,61 @@ def test_the_cpu_model_is_read_from_cpuinfo_and_named_in_printed_reports(tmp_pat
     line = describe({**info, "cpu_model": "AMD EPYC 7B13"})
     assert line.startswith("machine: AMD EPYC 7B13, ") and f"{info['usable_cores']} cores usable" in line
     assert describe({**info, "cpu_model": ""}).startswith("machine: unknown CPU, ")
+
+
+def test_merge_joins_methods_run_separately_on_the_same_items(tmp_path):
+    from synthmatch.bench.protocol import merge_scores
+
+    def record(name, note):
+        return {
+            "item": name,
+            "true_note": 60,
+            "detected_note": note,
+            "true_note_s": None,
+            "detected_note_s": None,
+        }
+
+    def write(folder, items, scores, keys, analysis_note):
+        (tmp_path / folder).mkdir()
+        data = {
+            "suite": "id-hand",
+            "items": items,
+            "scores": {m: [{"mss_mel": v} for v in vals] for m, vals in scores.items()},
+            "keys": keys,
+            "cost": {m: [[10, 1.0]] * len(items) for m in scores},
+            "analysis": [record(n, analysis_note) for n in items],
+        }
+        (tmp_path / folder / "scores_id-hand.json").write_text(json.dumps(data))
+
+    # a finished run of match and knn on a, b, c; search-from-init run later on b, c and d
+    write(
+        "run",
+        ["a", "b", "c"],
+        {"match": [1.0, 2.0, 3.0], "knn": [4.0, 4.0, 4.0]},
+        {"match": "k1", "knn": "k2"},
+        60,
+    )
+    write("later", ["b", "c", "d"], {"search-from-init": [4.0, 5.0, 9.0]}, {"search-from-init": "k3"}, None)
+    report = merge_scores([tmp_path / "later", tmp_path / "run"], tmp_path / "m")
+    (suite,) = report["suites"]
+    assert suite["n_items"] == 4
+    merged = json.loads((tmp_path / "m" / "scores_id-hand.json").read_text())
+    assert merged["items"] == ["a", "b", "c", "d"]
+    assert merged["keys"] == {"match": "k1", "knn": "k2", "search-from-init": "k3"}
+    assert [r.get("mss_mel") for r in merged["scores"]["search-from-init"]] == [None, 4.0, 5.0, 9.0]
+    assert [r.get("mss_mel") for r in merged["scores"]["match"]] == [1.0, 2.0, 3.0, None]
+    # the analysis record of an item comes from the match where one ran, whatever the file order
+    assert [a["detected_note"] for a in merged["analysis"]] == [60, 60, 60, None]
+    assert suite["metrics"]["search-from-init"]["n_scored"] == 3
+    assert suite["metrics"]["search-from-init"]["renders_per_match"] == 10
+    assert "id-hand: match ran on 3 of the 4 items" in report["meta"]["notes"]
+    # match against search-from-init is paired on b and c only: medians 2.5 / 4.5
+    r = suite["match_ratios"]["search-from-init"]
+    assert r["n"] == 2 and r["wins"] == 2 and r["ratio"] == pytest.approx(2.5 / 4.5)
+    # a method scored differently for one item in two files is refused, as are other settings
+    write("clash", ["c"], {"match": [3.5]}, {"match": "k1"}, 60)
+    with pytest.raises(SynthmatchError, match="different 'match' scores"):
+        merge_scores([tmp_path / "run", tmp_path / "clash"], tmp_path / "m2")
+    write("other", ["d"], {"match": [3.0]}, {"match": "another revision"}, 60)
+    with pytest.raises(SynthmatchError, match="other settings"):
+        merge_scores([tmp_path / "run", tmp_path / "other"], tmp_path / "m3")

@@ -845,8 +845,9 @@ def summarize(res: SuiteResult) -> dict[str, Any]:
     for meth in methods:
         rows = res.scores[meth]
         table[meth] = {m: bootstrap_ci([r.get(m, math.nan) for r in rows]) for m in metric_names}
-        renders = [c[0] for c in res.cost[meth]]
-        secs = [c[1] for c in res.cost[meth]]
+        # a method merged over only some items has no cost on the others (nan)
+        renders = [c[0] for c in res.cost[meth] if math.isfinite(c[0])]
+        secs = [c[1] for c in res.cost[meth] if math.isfinite(c[1])]
         table[meth]["renders_per_match"] = float(np.median(renders)) if renders else math.nan
         table[meth]["seconds_per_match"] = float(np.median(secs)) if secs else math.nan
         table[meth]["n_scored"] = sum(1 for r in rows if r)
@@ -1170,10 +1171,13 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
     folders holding them. Write ``report.md``, ``report.json`` and the merged ``scores_<suite>.json``
     into ``out``.
 
-    A method is merged only where every file has it with the same settings key (the files written
-    before they carried their keys cannot be checked, and are refused when mixed with others);
-    methods missing from some file are left out, and the report says so. An item in several files
-    must have the same scores in each."""
+    Files are joined by item name: a method run later, or on another machine, over some of the
+    same items (a baseline added to a finished run) is paired with the others on the items both
+    scored, and an item a method did not run gets no score for it. Every file that has a method
+    must have it with the same settings key (the files written before they carried their keys
+    cannot be checked, and are refused when mixed with others). An item that a method scored in
+    several files must have the same scores in each. The report notes each method scored on only
+    some of the items."""
     files: list[pathlib.Path] = []
     for p in map(pathlib.Path, paths):
         found = sorted(p.glob("scores_*.json")) if p.is_dir() else [p]
@@ -1200,39 +1204,47 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
     outp = pathlib.Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     for suite, parts in by_suite.items():
-        methods = [m for m in parts[0][1]["scores"] if all(m in d["scores"] for _, d in parts)]
-        dropped = sorted({m for _, d in parts for m in d["scores"]} - set(methods))
-        if dropped:
-            notes.append(f"{suite}: left out {dropped}, not in every file")
+        # an item's analysis record (detected note, note length) comes from a match where one ran
+        parts = sorted(parts, key=lambda part: "match" not in part[1]["scores"])
+        methods = list(dict.fromkeys(m for _, d in parts for m in d["scores"]))
         keys = {}
         for m in methods:
-            seen = {json.dumps((d.get("keys") or {}).get(m)) for _, d in parts}
+            having = [(f, d) for f, d in parts if m in d["scores"]]
+            seen = {json.dumps((d.get("keys") or {}).get(m)) for _, d in having}
             if len(seen) > 1:
                 raise SynthmatchError(
                     f"{suite}: method {m!r} ran with other settings in "
-                    f"{', '.join(str(f) for f, _ in parts)} ({' vs '.join(sorted(seen))}); "
+                    f"{', '.join(str(f) for f, _ in having)} ({' vs '.join(sorted(seen))}); "
                     "merge only runs of the same settings"
                 )
             keys[m] = json.loads(seen.pop())
-        merged: dict[str, dict[str, Any]] = {}
+        scores: dict[str, dict[str, Any]] = {m: {} for m in methods}  # method -> item -> scores
+        cost: dict[str, dict[str, Any]] = {m: {} for m in methods}
+        analysis: dict[str, Any] = {}
         for f, d in parts:
             n = len(d["items"])
             for k, name in enumerate(d["items"]):
-                row = {
-                    "scores": {m: d["scores"][m][k] for m in methods},
-                    "cost": {m: (d.get("cost") or {}).get(m, [[0, math.nan]] * n)[k] for m in methods},
-                    "analysis": (d.get("analysis") or [None] * n)[k],
-                }
-                if name in merged and merged[name]["scores"] != row["scores"]:
-                    raise SynthmatchError(
-                        f"{suite}: item {name} has different scores in two files (last: {f})"
-                    )
-                merged[name] = row
-        names = sorted(merged)
+                for m in d["scores"]:
+                    row = d["scores"][m][k]
+                    if name in scores[m] and scores[m][name] != row:
+                        raise SynthmatchError(
+                            f"{suite}: item {name} has different {m!r} scores in two files (last: {f}); "
+                            "the same run twice gives the same scores on one machine, but another CPU "
+                            "model can move them slightly: merge each item's runs from one machine"
+                        )
+                    scores[m][name] = row
+                    cost[m][name] = (d.get("cost") or {}).get(m, [[0, math.nan]] * n)[k]
+                record = (d.get("analysis") or [None] * n)[k]
+                if analysis.get(name) is None:
+                    analysis[name] = record
+        names = sorted(analysis)
+        for m in methods:
+            if len(scores[m]) < len(names):
+                notes.append(f"{suite}: {m} ran on {len(scores[m])} of the {len(names)} items")
         res = SuiteResult(suite, names)
-        res.scores = {m: [merged[n]["scores"][m] for n in names] for m in methods}
-        res.cost = {m: [tuple(merged[n]["cost"][m]) for n in names] for m in methods}
-        res.analysis = [merged[n]["analysis"] for n in names if merged[n]["analysis"] is not None]
+        res.scores = {m: [scores[m].get(n, {}) for n in names] for m in methods}
+        res.cost = {m: [tuple(cost[m].get(n, (math.nan, math.nan))) for n in names] for m in methods}
+        res.analysis = [analysis[n] for n in names if analysis[n] is not None]
         summaries.append(summarize(res))
         (outp / f"scores_{suite}.json").write_text(
             json.dumps(

@@ -69,7 +69,8 @@ def register(bsub: argparse._SubParsersAction) -> None:
 
     m = bsub.add_parser(
         "merge",
-        help="one report from the scores of several `bench run` folders (shards), without rendering",
+        help="one report from the scores of several `bench run` folders (shards, or methods run "
+        "separately on the same items, joined by item), without rendering",
     )
     m.add_argument("scores", nargs="+", help="scores_<suite>.json files, or the report folders holding them")
     m.add_argument("--out", required=True, help="folder for report.md, report.json and the merged scores")
