@@ -1223,6 +1223,8 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
         analysis: dict[str, Any] = {}
         for f, d in parts:
             n = len(d["items"])
+            costs = d.get("cost") or {}
+            records = d.get("analysis") or [None] * n
             for k, name in enumerate(d["items"]):
                 for m in d["scores"]:
                     row = d["scores"][m][k]
@@ -1233,10 +1235,9 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
                             "model can move them slightly: merge each item's runs from one machine"
                         )
                     scores[m][name] = row
-                    cost[m][name] = (d.get("cost") or {}).get(m, [[0, math.nan]] * n)[k]
-                record = (d.get("analysis") or [None] * n)[k]
+                    cost[m][name] = costs[m][k] if m in costs else (0, math.nan)
                 if analysis.get(name) is None:
-                    analysis[name] = record
+                    analysis[name] = records[k]
         names = sorted(analysis)
         for m in methods:
             if len(scores[m]) < len(names):
