@@ -144,23 +144,3 @@ LFO_SHAPES: dict[str, dict[str, Any]] = {
     "Square": line_shape("Square", [(0, 0), (0.5, 0), (0.5, 1), (1, 1)]),
     "Exp Decay": line_shape("Exp Decay", [(0, 0), (1, 1)], [-4.0, 0.0]),
 }
-
-
-def shape_name(shape: dict[str, Any]) -> str:
-    """The library name of an LFO shape if it equals one, else its own name or 'Custom'."""
-    for name, ref in LFO_SHAPES.items():
-        if _same_shape(shape, ref):
-            return name
-    return str(shape.get("name") or "Custom")
-
-
-def _same_shape(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    try:
-        return (
-            int(a.get("num_points", 0)) == int(b["num_points"])
-            and all(abs(float(x) - float(y)) < 1e-6 for x, y in zip(a["points"], b["points"]))
-            and all(abs(float(x) - float(y)) < 1e-6 for x, y in zip(a.get("powers", []), b["powers"]))
-            and bool(a.get("smooth", False)) == bool(b["smooth"])
-        )
-    except (KeyError, TypeError, ValueError):
-        return False

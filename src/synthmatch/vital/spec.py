@@ -93,7 +93,6 @@ _DISCRETE_ORDERED = (
 
 #: Number of valid filter styles for each filter model (Vital's interface).
 FILTER_STYLES_PER_MODEL: dict[int, int] = {0: 5, 1: 5, 2: 5, 3: 5, 4: 2, 5: 2, 6: 6, 7: 2}
-FILTER_MODEL_NAMES = ("Analog", "Dirty", "Ladder", "Digital", "Diode", "Formant", "Comb", "Phaser")
 _FILTER_STYLE_NAMES = {
     "standard": ("12dB", "24dB", "Notch Blend", "Notch Spread", "B/P/N"),
     4: ("Low Shelf", "Low Cut"),
@@ -518,8 +517,6 @@ class ParamSpace:
             numeric=tuple(s.name for s in self.specs if s.kind != "categorical"),
             categorical=tuple(s.name for s in self.specs if s.kind == "categorical"),
         )
-        self._num_index = {n: i for i, n in enumerate(self.layout.numeric)}
-        self._cat_index = {n: i for i, n in enumerate(self.layout.categorical)}
 
     # -- lookup --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -610,12 +607,6 @@ class ParamSpace:
                 raise ParameterError(f"category index {k} for {n} is outside [0, {len(s.values) - 1}]")
             out[n] = s.values[k]
         return out
-
-    def numeric_index(self, name: str) -> int:
-        return self._num_index[name]
-
-    def categorical_index(self, name: str) -> int:
-        return self._cat_index[name]
 
     def validate_values(self, values: Mapping[str, float]) -> dict[str, float]:
         """Clamp and round every value; raise for unknown names. Applies cross-parameter rules."""

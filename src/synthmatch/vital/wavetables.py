@@ -210,9 +210,3 @@ class WavetableBank:
         if not 0 <= index < len(self.entries):
             raise PresetError(f"wavetable index {index} outside [0, {len(self.entries) - 1}]")
         return json.loads(self._get(index))
-
-    def index_of(self, name: str) -> int:
-        for i, e in enumerate(self.entries):
-            if e.name == name:
-                return i
-        raise PresetError(f"no wavetable named {name!r} in the bank")
