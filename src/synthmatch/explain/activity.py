@@ -1,8 +1,10 @@
 """Which settings of a preset matter for its sound, as the tutorial needs it.
 
-This starts from the parameter space's activity rules (:meth:`synthmatch.vital.Preset.active`)
-and adds what rebuilding real presets showed the rules miss (each measured: leaving the setting
-at its init value changed the render of a test preset by 1–40 dB SNR):
+The rules are the parameter space's (:meth:`synthmatch.vital.Preset.active` and
+:func:`synthmatch.vital.modulation.sounding`); this module gives them the names the explain layer
+uses. Beyond module switches and routed sources, the rules cover cases found by rebuilding real
+presets (each measured: leaving the setting at its init value changes the render of a test
+preset by 1–40 dB SNR):
 
 * **Modulated modulation amounts.** A connection with amount 0 still sounds when another
   connection modulates its amount (``macro_control_2 → modulation_4_amount``). Such connections
@@ -14,22 +16,16 @@ at its init value changed the render of a test preset by 1–40 dB SNR):
   single voice an octave: −4 dB SNR).
 * **Cross-modulating oscillators.** When an oscillator that is on uses "FM <- Osc k" or
   "RM <- Osc k", oscillator k's own distortion type changes the sound even with k switched off,
-  and so on down the chain (found on sampled presets: −3.9 and −25 dB SNR without it).
-
-These are now declared by the space (``synthmatch.vital.spec``) and ``Preset.active``; this
-module keeps the names the explain layer uses.
+  and so on down the chain (on sampled presets: −3.9 and −25 dB SNR without it).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from synthmatch.vital.modulation import Modulation, sounding
 from synthmatch.vital.preset import Preset
 from synthmatch.vital.spec import ParamSpace, default_space
-
-_MOD_TARGET = re.compile(r"modulation_(\d+)_(amount|power|bipolar|stereo|bypass)")
 
 
 def sounding_modulations(mods: Sequence[Modulation]) -> list[bool]:

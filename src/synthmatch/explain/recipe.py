@@ -373,7 +373,7 @@ def _modulation_steps(preset: Preset, flags: list[bool], assets: dict[str, Asset
     kept = [i for i, on in enumerate(flags) if on]
 
     # Rows keep the preset's slot order: the engine processes connections in slot order, and
-    # reordering chained ones (an LFO modulating another LFO's rate) changed renders by up to 40 dB.
+    # reordering chained ones (an LFO modulating another LFO's rate) changes renders by up to 40 dB.
     ordered = list(kept)
     slot = {i: n + 1 for n, i in enumerate(ordered)}
     steps: list[Step] = []

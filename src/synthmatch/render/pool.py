@@ -46,8 +46,8 @@ def _die_with_parent() -> None:
     A watchdog thread polls the parent's pid: an orphan is re-parented, so the pid changes. The
     kernel's parent-death signal (``PR_SET_PDEATHSIG``) is not used: it fires when the *thread*
     that spawned the worker ends, and a pool first used from a short-lived thread (a benchmark's
-    item thread, a web request) spawns its workers there, so they were killed with that thread
-    and the pool broke. The thread holds no lock while it sleeps, so the worker can still fork.
+    item thread, a web request) spawns its workers there, so they would die with that thread and
+    break the pool. The thread holds no lock while it sleeps, so the worker can still fork.
     """
     parent = os.getppid()
     stop = threading.Event()
