@@ -211,7 +211,7 @@ def test_a_pool_first_used_from_a_thread_that_ends_keeps_its_workers(short_probe
         t = threading.Thread(target=lambda: first.extend(pool.render([init_preset] * 2, short_probe)))
         t.start()
         t.join()  # the workers were spawned from this thread, which has now ended
-        time.sleep(1.0)  # the kernel's parent-death signal used to kill them here
+        time.sleep(1.0)  # a parent-death signal tied to that thread would kill them here
         later = pool.render([init_preset] * 2, short_probe)
     assert [o.ok for o in first + later] == [True] * 4
     assert np.array_equal(first[0].audio, later[0].audio)
