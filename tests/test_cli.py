@@ -88,36 +88,3 @@ def test_out_of_range_options_are_usage_errors_before_any_work(argv, says, capsy
         main(argv)
     assert stop.value.code == 2
     assert says in capsys.readouterr().err
-
-
-def test_match_refuses_settings_out_of_range_before_loading_anything(tmp_path):
-    from synthmatch.search.match import Matcher, _check_settings
-
-    with Matcher() as m, pytest.raises(ValueError, match="budget must be at least 1"):
-        m.match(tmp_path / "not_there.wav", budget=0)  # the settings fail first, not the file
-
-    ok = dict(budget=160, seconds=None, candidates=3, note=None, rerank=12, starts=2)
-    _check_settings(**ok)  # the defaults pass
-    _check_settings(**{**ok, "budget": None, "seconds": 5.0})
-    for bad, says in [
-        ({"budget": None}, "give a render budget"),
-        ({"budget": 0}, "budget must be at least 1"),
-        ({"seconds": 0.0}, "seconds must be > 0"),
-        ({"candidates": 0}, "candidates must be at least 1"),
-        ({"starts": 0}, "starts must be at least 1"),
-        ({"note": 128}, "note must be a MIDI note number 0-127"),
-    ]:
-        with pytest.raises(ValueError, match=says):
-            _check_settings(**{**ok, **bad})
-
-
-def test_match_and_the_benchmark_take_their_default_budget_from_the_one_declaration():
-    import inspect
-
-    from synthmatch.cli import build_parser
-    from synthmatch.search.match import DEFAULT_BUDGET, Matcher
-
-    parser = build_parser()
-    assert parser.parse_args(["match", "x.wav"]).budget == DEFAULT_BUDGET
-    assert parser.parse_args(["bench", "run", "--out", "o"]).budget == DEFAULT_BUDGET
-    assert inspect.signature(Matcher.match).parameters["budget"].default == DEFAULT_BUDGET

@@ -6,9 +6,13 @@ import argparse
 import os
 import pathlib
 import sys
+from typing import TYPE_CHECKING
 
 from synthmatch.cli.args import positive_float, positive_int
 from synthmatch.errors import SynthmatchError
+
+if TYPE_CHECKING:
+    from synthmatch.search.config import MatchConfig
 
 
 def _note(text: str) -> int | None:
@@ -23,9 +27,24 @@ def _note(text: str) -> int | None:
     return note
 
 
+def _sources(text: str) -> tuple[str, ...]:
+    from synthmatch.search.proposals import SOURCES
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in SOURCES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown proposal source(s) {unknown or text!r}; choose from {', '.join(sorted(SOURCES))}"
+        )
+    return names
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    from synthmatch.search.match import DEFAULT_BUDGET, DEFAULT_CANDIDATES
+    from synthmatch.search.config import MatchConfig
+    from synthmatch.search.proposals import SOURCES
     from synthmatch.search.refine import REFINERS
+
+    defaults = MatchConfig()
 
     p = sub.add_parser("match", help="find Vital presets that reproduce a sound")
     p.add_argument("target", help="audio file (WAV, FLAC, OGG, MP3, AIFF)")
@@ -34,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--budget",
         type=positive_int,
-        default=DEFAULT_BUDGET,
-        help=f"render budget (default {DEFAULT_BUDGET})",
+        default=defaults.budget,
+        help=f"render budget (default {defaults.budget})",
     )
     g.add_argument(
         "--seconds",
@@ -46,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--candidates",
         type=positive_int,
-        default=DEFAULT_CANDIDATES,
+        default=defaults.candidates,
         help="distinct candidates to return",
     )
     p.add_argument(
@@ -54,11 +73,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--library", default=None, help="library folder (default: the bundled library)")
     p.add_argument("--workers", type=positive_int, default=None, help="render workers (default: CPU count)")
-    p.add_argument("--refiner", default="cmaes", choices=sorted(REFINERS), help="refinement strategy")
+    p.add_argument(
+        "--sources",
+        type=_sources,
+        default=defaults.sources,
+        help=f"comma list of proposal sources, from {', '.join(sorted(SOURCES))} "
+        f"(default {','.join(defaults.sources)})",
+    )
+    p.add_argument(
+        "--refiner", default=defaults.refiner, choices=sorted(REFINERS), help="refinement strategy"
+    )
     p.add_argument(
         "--max-seconds",
         type=positive_float,
-        default=30.0,
+        default=defaults.max_seconds_audio,
         help="refuse targets longer than this",
     )
     p.add_argument(
@@ -73,27 +101,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def config_from_args(args: argparse.Namespace) -> MatchConfig:
+    """The :class:`MatchConfig` that ``synthmatch match`` arguments ask for."""
+    from synthmatch.search.config import MatchConfig
+
+    return MatchConfig(
+        budget=None if args.seconds is not None else args.budget,
+        seconds=args.seconds,
+        candidates=args.candidates,
+        note=args.note,
+        sources=args.sources,
+        refiner=args.refiner,
+        prune=args.prune,
+        max_seconds_audio=args.max_seconds,
+        workers=args.workers,
+        library=args.library,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from synthmatch.cli.progress import progress_bar
     from synthmatch.search.match import Matcher
     from synthmatch.search.report import write_outputs
 
-    note = args.note
-    budget = None if args.seconds is not None else args.budget
+    config = config_from_args(args)
     out = pathlib.Path(args.out or f"match-{pathlib.Path(args.target).stem}")
     _check_out_dir(out)  # before the search: a bad -o must not cost a match
-    with Matcher(library=args.library, workers=args.workers, refiner=args.refiner) as m:
-        with progress_bar("matching", total=budget, unit="render", lazy=True) as progress:
-            result = m.match(
-                args.target,
-                budget=budget,
-                seconds=args.seconds,
-                candidates=args.candidates,
-                note=note,
-                progress=progress,
-                max_seconds_audio=args.max_seconds,
-                prune=args.prune,
-            )
+    with Matcher(config) as m:
+        with progress_bar("matching", total=config.budget, unit="render", lazy=True) as progress:
+            result = m.match(args.target, progress=progress)
     paths = write_outputs(result, out, tutorial=not args.no_tutorial, llm=args.llm)
     for warning in result.analysis.get("warnings") or ():
         print(f"warning: {warning}", file=sys.stderr)

@@ -9,6 +9,7 @@ Public API::
     parse_display("filter_1_cutoff", "2.6 kHz")                      # … and back
 """
 
+from synthmatch._callable import make_callable
 from synthmatch.explain.descriptors import SoundDescription, describe_audio
 from synthmatch.explain.display import DisplayValue, display_text, display_value, parse_display, rounded_text
 from synthmatch.explain.llm import check_grounding, providers, register_provider, rewrite_tutorial
@@ -38,3 +39,6 @@ __all__ = [
     "suggest_variations",
     "write_tutorial",
 ]
+
+
+make_callable(__name__, "synthmatch.api:explain")  # synthmatch.explain(...) is synthmatch.api.explain(...)

@@ -1,6 +1,23 @@
-"""Search: the retrieval library, refiners, and the `match()` orchestration."""
+"""Search: proposal sources, the retrieval library, refiners, and the `match()` pipeline."""
 
+from synthmatch.search.config import MatchConfig
 from synthmatch.search.library import Library
-from synthmatch.search.match import Candidate, Matcher, MatchResult, match
+from synthmatch.search.match import Matcher, MatchResult, match
+from synthmatch.search.proposals import SOURCES, Origin, Proposal, register_source
+from synthmatch.search.refine import REFINERS, register_refiner
+from synthmatch.search.stages import Candidate
 
-__all__ = ["Candidate", "Library", "MatchResult", "Matcher", "match"]
+__all__ = [
+    "REFINERS",
+    "SOURCES",
+    "Candidate",
+    "Library",
+    "MatchConfig",
+    "MatchResult",
+    "Matcher",
+    "Origin",
+    "Proposal",
+    "match",
+    "register_refiner",
+    "register_source",
+]

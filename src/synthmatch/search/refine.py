@@ -10,7 +10,7 @@ Refiners are registered strategies; ``cmaes`` optimises the most important activ
 parameters of a start preset with CMA-ES in our own normalised coordinates, using the pool's
 variant renders (one preset load per worker, then ``set()`` only).
 Discrete choices (module on/off, filter model, wavetable, connections) are fixed per start preset;
-:mod:`synthmatch.search.match` enumerates them through several start candidates.
+:mod:`synthmatch.search.stages` enumerates them through several starts.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 
 from synthmatch.render.pool import Measure, RenderPool, submit_variant, usable_cores
 from synthmatch.render.probe import Probe
+from synthmatch.search.proposals import Origin
 from synthmatch.vital.preset import Preset
 from synthmatch.vital.spec import ParamSpace, default_space
 
@@ -46,7 +47,7 @@ class Budget:
     cancelled: threading.Event = field(default_factory=threading.Event)
     parent: Budget | None = None  # a sub-budget charges and checks its parent too
     #: Called (once) by :meth:`available` when this budget's renders fall short of a request: it
-    #: may raise ``max_renders`` to the budget's final size (:mod:`synthmatch.search.match` gives
+    #: may raise ``max_renders`` to the budget's final size (:mod:`synthmatch.search.stages` gives
     #: each refinement start run side by side such a budget).
     settle: Callable[[Budget], None] | None = field(default=None, repr=False)
 
@@ -107,7 +108,7 @@ class Evaluation:
     preset: Preset
     score: float
     audio: np.ndarray | None  # mono [n]
-    origin: str = ""  # how the preset was found, e.g. "library #12 + cmaes"
+    origin: Origin = field(default_factory=Origin)  # how it was found, e.g. "library #12 + cmaes"
     #: ``audio`` is the preset's canonical render (a full load, not a variant of a loaded base):
     #: rendering the preset again gives the same samples, bit for bit.
     canonical: bool = False
@@ -167,8 +168,8 @@ class Objective:
         self.failures = 0
         self.last_failure = ""  # the reason the last failed render gave
         self.history: list[Evaluation] = []
-        #: Tag given to evaluations that do not name their own origin (set by the orchestrator).
-        self.origin = ""
+        #: Origin given to evaluations that do not name their own (set by the match's stages).
+        self.origin = Origin()
         self._base: tuple[Preset, str] | None = None  # the last base preset and its JSON
         self._trunk: Objective | None = None  # the objective a branch counts its renders in
         self._lock = threading.Lock()
@@ -223,7 +224,7 @@ class Objective:
         return float(self.score_fn(mono)), mono
 
     def evaluate_presets(
-        self, presets: list[Preset], budget: Budget, *, origins: list[str] | None = None
+        self, presets: list[Preset], budget: Budget, *, origins: list[Origin] | None = None
     ) -> list[Evaluation]:
         """Full renders (any change, incl. wavetables and connections)."""
         n = budget.available(len(presets))
@@ -466,7 +467,6 @@ class CMAESRefiner:
                         "popsize": pop,
                         "seed": seed + 1,
                         "verbose": -9,
-                        "CMA_diagonal": len(dims) > 30,
                     },
                 )
             while True:

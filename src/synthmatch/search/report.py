@@ -62,7 +62,7 @@ def render_html(result: MatchResult, *, tutorial_md: str | None = None) -> str:
     for i, c in enumerate(result.candidates):
         cells = "".join(f"<td>{c.metrics[m]:.4g}</td>" for m in metric_names)
         rows.append(
-            f"<tr><td>{i + 1}</td><td>{html.escape(c.origin)}</td>{cells}"
+            f"<tr><td>{i + 1}</td><td>{html.escape(str(c.origin))}</td>{cells}"
             f"<td><audio controls src='data:audio/wav;base64,{_wav_b64(c.audio, sr)}'></audio></td></tr>"
         )
     head = "".join(f"<th>{html.escape(m)}</th>" for m in metric_names)
@@ -109,21 +109,15 @@ def write_outputs(
         save_wav(cdir / f"candidate_{i + 1}.wav", c.audio, sr)
     tutorial_md = None
     if tutorial:
+        from synthmatch.explain import write_tutorial
+
         try:
-            from synthmatch.explain import write_tutorial
-        except ImportError:  # pragma: no cover - explain layer missing
-            write_tutorial = None
-        if write_tutorial is not None:
-            try:
-                tpaths = write_tutorial(
-                    result.best.preset, out, audio=result.best.audio, sample_rate=sr, llm=llm
-                )
-                paths.update({f"tutorial_{k}": pathlib.Path(v) for k, v in dict(tpaths).items()})
-                md = tpaths.get("tutorial") if isinstance(tpaths, dict) else None
-                if md:
-                    tutorial_md = pathlib.Path(md).read_text()
-            except Exception as exc:  # the match itself must not be lost
-                warnings.warn(f"tutorial could not be written: {exc!r}", stacklevel=2)
+            tpaths = write_tutorial(result.best.preset, out, audio=result.best.audio, sample_rate=sr, llm=llm)
+            paths.update({f"tutorial_{k}": pathlib.Path(v) for k, v in tpaths.items()})
+            if "tutorial" in tpaths:
+                tutorial_md = pathlib.Path(tpaths["tutorial"]).read_text()
+        except Exception as exc:  # the match itself must not be lost
+            warnings.warn(f"tutorial could not be written: {exc!r}", stacklevel=2)
     doc: dict[str, Any] = result.to_dict()
     doc["files"] = {k: str(v) for k, v in paths.items()}
     (out / "match.json").write_text(json.dumps(doc, indent=1, default=str))

@@ -1,0 +1,146 @@
+"""MatchConfig, the proposal-source registry, and the public API at the package root."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+
+from synthmatch.search.config import MatchConfig
+from synthmatch.search.proposals import SOURCES, Origin, Proposal, register_source
+from synthmatch.vital.preset import Preset
+
+
+def test_match_config_validates_every_setting():
+    MatchConfig()  # the defaults pass
+    MatchConfig(budget=None, seconds=5.0)
+    for bad, says in [
+        ({"budget": None}, "give a render budget"),
+        ({"budget": 0}, "budget must be at least 1"),
+        ({"seconds": 0.0}, "seconds must be > 0"),
+        ({"candidates": 0}, "candidates must be at least 1"),
+        ({"starts": 0}, "starts must be at least 1"),
+        ({"rerank": 0}, "rerank must be at least 1"),
+        ({"note": 128}, "note must be a MIDI note number 0-127"),
+        ({"workers": 0}, "workers must be at least 1"),
+        ({"sources": ()}, "at least one proposal source"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            MatchConfig(**bad)
+    with pytest.raises(TypeError, match="unknown match settings"):
+        MatchConfig().replace(budjet=3)
+
+
+def test_match_config_round_trips_and_is_frozen():
+    cfg = MatchConfig(budget=64, note=45, sources=["library"], refiner_options={"sigma0": 0.1})
+    assert cfg.sources == ("library",)
+    assert MatchConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown match settings"):
+        MatchConfig.from_dict({**cfg.to_dict(), "speed": 2})
+    with pytest.raises(AttributeError):
+        cfg.budget = 3  # type: ignore[misc]
+    assert cfg.replace(budget=32).budget == 32 and cfg.budget == 64
+
+
+def test_match_refuses_settings_out_of_range_before_loading_anything(tmp_path):
+    from synthmatch.search.match import Matcher
+
+    with Matcher() as m:
+        with pytest.raises(ValueError, match="budget must be at least 1"):
+            m.match(tmp_path / "not_there.wav", budget=0)  # the settings fail first, not the file
+        with pytest.raises(ValueError, match="fixed when the Matcher is made"):
+            m.match(tmp_path / "not_there.wav", workers=7)
+
+
+def test_the_cli_the_bench_and_the_api_read_the_one_declaration():
+    import inspect
+
+    import synthmatch
+    from synthmatch.cli import build_parser
+    from synthmatch.cli.match import config_from_args
+
+    parser = build_parser()
+    defaults = MatchConfig()
+    args = parser.parse_args(["match", "x.wav"])
+    assert config_from_args(args) == defaults  # every default of the command is the config's
+    assert parser.parse_args(["bench", "run", "--out", "o"]).budget == defaults.budget
+    assert inspect.signature(synthmatch.match).parameters["config"].default is None
+    args = parser.parse_args(["match", "x.wav", "--seconds", "5", "--note", "45", "--no-prune"])
+    cfg = config_from_args(args)
+    assert (cfg.budget, cfg.seconds, cfg.note, cfg.prune) == (None, 5.0, 45, False)
+
+
+def test_origin_is_data_and_reads_as_text():
+    o = Origin("library", 311).edited("tuned -11c").edited("pruned").refined_by("cmaes")
+    assert str(o) == "library #311 tuned -11c pruned + cmaes"
+    assert o.lineage == ("library", 311) == Origin("library", 311).lineage
+    assert o.to_dict() == {
+        "source": "library",
+        "index": 311,
+        "edits": ["tuned -11c", "pruned"],
+        "refiner": "cmaes",
+    }
+    assert str(Origin()) == "search" and Origin().lineage == "search"
+
+
+@pytest.fixture()
+def const_source():
+    """A proposal source registered by the test: the init preset with its filter on."""
+
+    @register_source("test-const")
+    class ConstSource:
+        def __init__(self, matcher):
+            self.matcher = matcher
+
+        def propose(self, target, k):
+            p = Preset.init().with_values(filter_1_on=1, filter_1_cutoff=70.0)
+            return [Proposal(p, Origin("test-const", 0), 0.0)][:k]
+
+    yield ConstSource
+    del SOURCES["test-const"]
+
+
+def test_a_source_registered_in_a_test_is_picked_up_by_the_cli(const_source, capsys):
+    from synthmatch.cli import build_parser
+    from synthmatch.cli.match import config_from_args
+
+    parser = build_parser()
+    args = parser.parse_args(["match", "x.wav", "--sources", "test-const,library"])
+    assert config_from_args(args).sources == ("test-const", "library")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["match", "x.wav", "--sources", "nowhere"])
+    assert "test-const" in capsys.readouterr().err  # the error lists the registered sources
+
+
+def test_a_registered_source_feeds_the_match(const_source, render_pool):
+    from synthmatch.search.match import Matcher
+
+    sr = 44100
+    t = np.arange(sr) / sr
+    tone = (0.3 * np.sin(2 * np.pi * 220.0 * t) * np.exp(-3 * t)).astype(np.float32)
+    with Matcher(pool=render_pool, sources=("test-const",), refiner="none") as m:
+        res = m.match((tone, sr), budget=4, candidates=1, align_pitch=False, prune=False)
+    assert res.settings["sources"] == ["test-const"]
+    assert res.best.origin == Origin("test-const", 0)
+    assert res.renders == 1  # one proposal, rendered once, canonical already
+    assert res.to_dict()["candidates"][0]["found"]["source"] == "test-const"
+
+
+def test_the_package_root_offers_the_public_api(render_pool):
+    import synthmatch
+    from synthmatch.explain.recipe import Recipe
+    from synthmatch.render.probe import Probe
+
+    assert set(synthmatch.__all__) >= {"match", "render", "explain", "Preset", "Probe", "MatchConfig"}
+    assert synthmatch.MatchConfig is MatchConfig and synthmatch.Preset is Preset
+    assert (pathlib.Path(synthmatch.__file__).parent / "py.typed").exists()
+    probe = Probe(note=60, velocity=0.8, note_seconds=0.2, render_seconds=0.3)
+    audio = synthmatch.render(Preset.init(), probe)
+    assert audio.shape == (2, probe.n_samples) and audio.dtype == np.float32
+    assert np.array_equal(audio, synthmatch.render(Preset.init(), probe))  # deterministic
+    assert callable(synthmatch.render) and synthmatch.render.RenderPool is not None  # still a package
+    recipe = synthmatch.explain(Preset.init().with_values(filter_1_on=1))
+    assert isinstance(recipe, Recipe) and recipe.steps
+    with pytest.raises(Exception, match="Preset or the path"):
+        synthmatch.explain(42)
