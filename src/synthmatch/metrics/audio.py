@@ -8,23 +8,22 @@ Conventions shared by every metric here:
 - The first argument is the **target** (the reference), the second the **estimate** (the match).
   This matters for the asymmetric ones (spectral convergence inside the Combes losses).
 - Every division and logarithm is guarded, so silence gives finite values (never NaN).
-- STFTs use a periodic Hann window. Frames are centred: librosa-style zero padding for the
-  benchmark's own metrics (MSS-mel, wMFCC, SOT, RMS-cos) and torch/auraloss-style reflect padding
-  for the Combes losses, to match how those figures are reported in the literature.
+- STFTs (:func:`synthmatch.dsp.stft`) use a periodic Hann window. Frames are centred:
+  librosa-style zero padding for the benchmark's own metrics (MSS-mel, wMFCC, SOT, RMS-cos) and
+  torch/auraloss-style reflect padding for the Combes losses, to match how those figures are
+  reported in the literature.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import librosa
 import numpy as np
 import scipy.fft
-import scipy.sparse
 
-from synthmatch.audio._dsp import frame_signal, resample
+from synthmatch.dsp import kaldi_mel_filterbank, mel_filterbank, power_spectrum, power_to_db, resample, stft
 from synthmatch.errors import AudioError, EmptyAudioError
 
 __all__ = [
@@ -191,75 +190,6 @@ def _pair(target: np.ndarray, estimate: np.ndarray, sample_rate: int) -> tuple[n
     return _pad_to(t, n), _pad_to(e, n)
 
 
-# --- spectral helpers ----------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def _window(win_length: int, n_fft: int, periodic: bool) -> np.ndarray:
-    """Hann window of ``win_length`` centred in ``n_fft`` samples (like torch.stft), float32."""
-    m = win_length + 1 if periodic else win_length
-    w = np.hanning(m)[:win_length] if m > 1 else np.ones(1)
-    left = (n_fft - win_length) // 2
-    out = np.zeros(n_fft, dtype=np.float32)
-    out[left : left + win_length] = w
-    out.setflags(write=False)
-    return out
-
-
-def _stft(
-    x: np.ndarray,
-    *,
-    n_fft: int,
-    hop: int,
-    win_length: int | None = None,
-    periodic: bool = True,
-    pad_mode: str = "constant",
-) -> np.ndarray:
-    """Centred STFT. Returns complex ``[shape=(frames, n_fft // 2 + 1)]``."""
-    if pad_mode == "reflect" and len(x) <= n_fft // 2:
-        x = np.pad(x, (0, n_fft // 2 + 1 - len(x)))  # reflect padding needs a longer signal
-    padded = np.pad(x, (n_fft // 2, n_fft // 2), mode=pad_mode)
-    frames = frame_signal(padded, frame_length=n_fft, hop_length=hop, center=False)
-    return scipy.fft.rfft(frames * _window(win_length or n_fft, n_fft, periodic), axis=1)
-
-
-def _power(spec: np.ndarray) -> np.ndarray:
-    return spec.real * spec.real + spec.imag * spec.imag
-
-
-@lru_cache(maxsize=32)
-def _mel_fb(sample_rate: int, n_fft: int, n_mels: int) -> scipy.sparse.csr_matrix:
-    """Slaney mel filterbank from ``librosa.filters.mel``, ``[shape=(n_mels, n_fft // 2 + 1)]``, float32.
-
-    Sparse: each filter covers a few bins, and a sparse product is ~30x cheaper than a dense one
-    (and does not depend on BLAS threads, which slow small products down on a busy machine).
-    """
-    return scipy.sparse.csr_matrix(
-        librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).astype(np.float32)
-    )
-
-
-@lru_cache(maxsize=8)
-def _kaldi_mel_fb(sample_rate: int, n_fft: int, n_mels: int) -> scipy.sparse.csr_matrix:
-    """Kaldi-style mel filterbank (torchaudio ``get_mel_banks``, 0 Hz..Nyquist, unnormalised triangles).
-
-    Returns ``[shape=(n_mels, n_fft // 2 + 1)]`` float64 (sparse), zero on the Nyquist bin.
-    """
-
-    def mel(f: np.ndarray | float) -> np.ndarray:
-        return 1127.0 * np.log1p(np.asarray(f) / 700.0)
-
-    mel_lo, mel_hi = float(mel(0.0)), float(mel(sample_rate / 2.0))
-    delta = (mel_hi - mel_lo) / (n_mels + 1)
-    left = mel_lo + delta * np.arange(n_mels)[:, None]
-    center, right = left + delta, left + 2.0 * delta
-    bins = mel(sample_rate / n_fft * np.arange(n_fft // 2))[None, :]
-    tri = np.maximum(0.0, np.minimum((bins - left) / (center - left), (right - bins) / (right - center)))
-    fb = np.zeros((n_mels, n_fft // 2 + 1))
-    fb[:, : n_fft // 2] = tri
-    return scipy.sparse.csr_matrix(fb)
-
-
 # --- MSS-mel (headline) --------------------------------------------------------------------------------------
 
 
@@ -272,9 +202,10 @@ def _mel_db(x: np.ndarray, n_fft: int, hop: int, n_mels: int) -> np.ndarray:
 
     Returns ``[shape=(n_mels, frames)]`` float32 in dB (0 at the maximum, floor -80).
     """
-    mel = _mel_fb(SCORE_SR, n_fft, n_mels) @ _power(_stft(x, n_fft=n_fft, hop=hop)).T
-    db = 10.0 * np.log10(np.maximum(mel, _MSS_AMIN))
-    db -= 10.0 * np.log10(max(float(mel.max()), _MSS_AMIN))
+    fb = mel_filterbank(sample_rate=SCORE_SR, n_fft=n_fft, n_mels=n_mels)
+    mel = fb @ power_spectrum(stft(x, n_fft=n_fft, hop_length=hop)).T
+    db = power_to_db(mel, eps=_MSS_AMIN)
+    db -= power_to_db(float(mel.max()), eps=_MSS_AMIN)
     return np.maximum(db, db.max() - _MSS_TOP_DB)
 
 
@@ -437,7 +368,7 @@ def sot(target: np.ndarray, estimate: np.ndarray, sample_rate: int = SCORE_SR) -
     n_fft = 2205
 
     def cdf(x: np.ndarray) -> np.ndarray:
-        mag = np.abs(_stft(x, n_fft=n_fft, hop=882)).astype(np.float64) + _SOT_EPS
+        mag = np.abs(stft(x, n_fft=n_fft, hop_length=882)).astype(np.float64) + _SOT_EPS
         return np.cumsum(mag / mag.sum(axis=1, keepdims=True), axis=1)
 
     bin_hz = SCORE_SR / n_fft
@@ -477,7 +408,8 @@ def rms_cos(target: np.ndarray, estimate: np.ndarray, sample_rate: int = SCORE_S
 
 def _combes_mag(x: np.ndarray, n_fft: int, hop: int, win_length: int) -> np.ndarray:
     """auraloss magnitude: torch-style STFT (reflect pad), ``sqrt(max(|X|^2, 1e-8))``, float64."""
-    p = _power(_stft(x, n_fft=n_fft, hop=hop, win_length=win_length, pad_mode="reflect")).astype(np.float64)
+    spec = stft(x, n_fft=n_fft, hop_length=hop, win_length=win_length, pad_mode="reflect")
+    p = power_spectrum(spec).astype(np.float64)
     return np.sqrt(np.maximum(p, _COMBES_EPS))
 
 
@@ -550,7 +482,7 @@ def mel_loss(target: np.ndarray, estimate: np.ndarray, sample_rate: int = SCORE_
         Dimensionless.
     """
     t, e = _pair(target, estimate, sample_rate)
-    fb = _mel_fb(SCORE_SR, 1024, 128).astype(np.float64)
+    fb = mel_filterbank(sample_rate=SCORE_SR, n_fft=1024, n_mels=128).astype(np.float64)
     return _sc_plus_logmag(fb @ _combes_mag(t, 1024, 256, 1024).T, fb @ _combes_mag(e, 1024, 256, 1024).T)
 
 
@@ -558,8 +490,9 @@ def _mfcc39(x: np.ndarray) -> np.ndarray:
     """Combes' MFCCs: pre-emphasis 0.97, |STFT|^2 (1024/512, symmetric Hann, reflect), 128 Kaldi
     mels, 10 log10(max(., 1e-8)), orthonormal DCT-II, coefficients 1..39. ``[shape=(39, frames)]``."""
     pre = x[1:].astype(np.float64) - 0.97 * x[:-1].astype(np.float64)
-    power = _power(_stft(pre, n_fft=1024, hop=512, periodic=False, pad_mode="reflect"))
-    mel_db = 10.0 * np.log10(np.maximum(_kaldi_mel_fb(SCORE_SR, 1024, 128) @ power.T, 1e-8))
+    power = power_spectrum(stft(pre, n_fft=1024, hop_length=512, periodic=False, pad_mode="reflect"))
+    fb = kaldi_mel_filterbank(sample_rate=SCORE_SR, n_fft=1024, n_mels=128)
+    mel_db = power_to_db(fb @ power.T, eps=1e-8)
     return scipy.fft.dct(mel_db, type=2, norm="ortho", axis=0)[1:40]
 
 
@@ -625,7 +558,7 @@ def _combine_a_mean(stft: float, mstft: float, mel: float, mfcc_d: float) -> flo
 def f0_error_cents(target: np.ndarray, estimate: np.ndarray, sample_rate: int = SCORE_SR) -> float:
     """Pitch error between two signals, in cents.
 
-    Both signals go through :func:`synthmatch.audio.analysis.pitch_track` (YIN, 30-4200 Hz, hop
+    Both signals go through :func:`synthmatch.audio.analysis.pitch_track` (YIN, 25-4200 Hz, hop
     11.6 ms). Over the frames voiced in both: mean of ``|1200 log2(f0_estimate / f0_target)|``.
     When no frame is voiced in both: 0.0 if neither signal has a voiced frame (both unpitched),
     otherwise 1200.0 (one octave, a fixed penalty for "one is pitched, the other is not").
