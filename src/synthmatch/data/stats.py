@@ -7,8 +7,8 @@ Definitions (mono = mean of the two channels, ``eps`` = 1e-12):
 * ``centroid_hz`` — power-weighted mean frequency of the render's average power spectrum
   (non-overlapping Hann frames of 2048 samples).
 * ``flatness`` — geometric over arithmetic mean of that average power spectrum (0 tonal … 1 noise).
-* ``attack_s`` — time between the RMS envelope (1024-sample frames, hop 256) first reaching 10 %
-  and 90 % of its maximum.
+* ``attack_s`` — time between the RMS envelope (:func:`synthmatch.dsp.frame_rms`: centred
+  1024-sample frames, hop 256) first reaching 10 % and 90 % of its maximum.
 * ``tail_s`` — time from note-off until the envelope stays 40 dB below its maximum (the render's
   end when it never does).
 * ``stereo_width`` — side energy over mid plus side energy, in [0, 1].
@@ -17,6 +17,8 @@ Definitions (mono = mean of the two channels, ``eps`` = 1e-12):
 from __future__ import annotations
 
 import numpy as np
+
+from synthmatch.dsp import amp_to_db, db_to_amp, frame_rms
 
 #: The stats stored per item, in column order.
 STAT_NAMES: tuple[str, ...] = (
@@ -33,16 +35,6 @@ _EPS = 1e-12
 _N_FFT = 2048
 _ENV_FRAME = 1024
 _ENV_HOP = 256
-
-
-def _envelope(mono: np.ndarray) -> np.ndarray:
-    """RMS envelope [shape=(1 + n // 256,)] (centred rectangular frames)."""
-    x = mono.astype(np.float64)
-    half = _ENV_FRAME // 2
-    sq = np.pad(x * x, (half, _ENV_FRAME - half))
-    csum = np.concatenate(([0.0], np.cumsum(sq)))
-    starts = np.arange(0, len(x) + 1, _ENV_HOP)
-    return np.sqrt(np.maximum(csum[starts + _ENV_FRAME] - csum[starts], 0.0) / _ENV_FRAME)
 
 
 def _mean_power_spectrum(mono: np.ndarray) -> np.ndarray:
@@ -83,7 +75,7 @@ def render_stats(audio: np.ndarray, *, sample_rate: int, note_seconds: float) ->
     total = float(power.sum())
     centroid = float((freqs * power).sum() / total) if total > _EPS else 0.0
     flat = float(np.exp(np.mean(np.log(power + _EPS))) / (np.mean(power) + _EPS)) if total > _EPS else 0.0
-    env = _envelope(mono)
+    env = frame_rms(mono, frame_length=_ENV_FRAME, hop_length=_ENV_HOP)
     emax = float(env.max()) if env.size else 0.0
     dt = _ENV_HOP / sample_rate
     if emax > _EPS:
@@ -91,7 +83,7 @@ def render_stats(audio: np.ndarray, *, sample_rate: int, note_seconds: float) ->
         t90 = int(np.argmax(env >= 0.9 * emax))
         attack = max(t90 - t10, 0) * dt
         off = min(round(note_seconds / dt), len(env) - 1)
-        loud = np.nonzero(env[off:] >= emax * 10 ** (-40 / 20))[0]
+        loud = np.nonzero(env[off:] >= emax * db_to_amp(-40.0))[0]
         tail = (loud[-1] + 1) * dt if loud.size else 0.0
     else:
         attack = tail = 0.0
@@ -104,8 +96,8 @@ def render_stats(audio: np.ndarray, *, sample_rate: int, note_seconds: float) ->
         width = 0.0
     return np.array(
         [
-            20 * np.log10(max(peak, _EPS)),
-            20 * np.log10(max(rms, _EPS)),
+            amp_to_db(peak, eps=_EPS),
+            amp_to_db(rms, eps=_EPS),
             centroid,
             flat,
             attack,

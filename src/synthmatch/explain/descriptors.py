@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from synthmatch.dsp import amp_to_db, db_to_amp, frame_signal, yin
 from synthmatch.errors import AudioError
 
 _FRAME = 2048
@@ -65,14 +66,6 @@ def note_name(hz: float) -> str:
     return f"{_NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
 
 
-def _frames(x: np.ndarray) -> np.ndarray:
-    if x.size < _FRAME:
-        x = np.pad(x, (0, _FRAME - x.size))
-    n = 1 + (x.size - _FRAME) // _HOP
-    idx = np.arange(_FRAME)[None, :] + _HOP * np.arange(n)[:, None]
-    return x[idx]
-
-
 def _fmt_time(s: float) -> str:
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
 
@@ -102,17 +95,19 @@ def describe_audio(
     if not np.all(np.isfinite(x)):
         raise AudioError("describe_audio got non-finite samples. Hint: check the render.")
     sr = float(sample_rate)
-    frames = _frames(x)
+    frames = frame_signal(x, frame_length=_FRAME, hop_length=_HOP, center=False)
     t = (np.arange(frames.shape[0]) * _HOP + _FRAME / 2) / sr
+    # The level of the frames the spectral descriptors read (not the centred envelope of
+    # :func:`synthmatch.dsp.frame_rms`), so levels and spectra line up frame by frame.
     rms = np.sqrt(np.mean(frames**2, axis=1))
     peak = float(rms.max())
     desc = SoundDescription()
-    if peak <= 10 ** (_SILENCE_DB / 20):
+    if peak <= db_to_amp(_SILENCE_DB):
         desc.tags = ["silent"]
         desc.text = "The render is silent: no sound is produced at the probe note."
         return desc
-    desc.peak_db = float(20 * np.log10(peak))
-    db = 20 * np.log10(np.maximum(rms, 1e-12) / peak)
+    desc.peak_db = float(amp_to_db(peak))
+    db = amp_to_db(rms, ref=peak)
     p = int(np.argmax(rms))
     start = int(np.argmax(rms >= 0.1 * peak))
     top = start + int(np.argmax(rms[start:] >= 0.9 * peak))
@@ -179,44 +174,12 @@ def describe_audio(
     return desc
 
 
-def _yin_frame(frame: np.ndarray, sr: int, fmin: float, fmax: float) -> tuple[float, float]:
-    """(f0 in Hz, aperiodicity) of one frame by YIN (cumulative mean normalised difference)."""
-    w = frame.size // 2
-    max_lag = min(int(sr / fmin), w - 1)
-    min_lag = max(int(sr / fmax), 2)
-    x = frame - frame.mean()
-    n = 1 << int(np.ceil(np.log2(2 * x.size)))
-    # cross(tau) = sum_{j<w} x_j x_{j+tau}: correlation of the first window with the frame
-    cross = np.fft.irfft(np.conj(np.fft.rfft(x[:w], n)) * np.fft.rfft(x, n), n)[: max_lag + 1]
-    energy = np.concatenate(([0.0], np.cumsum(x**2)))
-    taus = np.arange(max_lag + 1)
-    # d(tau) = sum_{j<w} (x_j - x_{j+tau})^2
-    d = energy[w] + (energy[taus + w] - energy[taus]) - 2 * cross
-    d[0] = 0.0
-    cmnd = np.ones_like(d)
-    csum = np.cumsum(d[1:])
-    cmnd[1:] = d[1:] * np.arange(1, d.size) / np.maximum(csum, 1e-20)
-    region = cmnd[min_lag : max_lag + 1]
-    below = np.nonzero(region < 0.15)[0]
-    if below.size:
-        k = below[0]
-        while k + 1 < region.size and region[k + 1] < region[k]:
-            k += 1
-    else:
-        k = int(np.argmin(region))
-    tau = k + min_lag
-    # parabolic interpolation around the minimum
-    if 1 <= tau < cmnd.size - 1:
-        a, b_, c = cmnd[tau - 1], cmnd[tau], cmnd[tau + 1]
-        denom = a - 2 * b_ + c
-        shift = 0.5 * (a - c) / denom if abs(denom) > 1e-12 else 0.0
-    else:
-        shift = 0.0
-    return sr / (tau + shift), float(cmnd[tau])
-
-
 def _pitch(x: np.ndarray, sr: int, t: np.ndarray, held: slice, start: int) -> float | None:
-    """Median YIN f0 over frames of the held part; None when most frames are not periodic."""
+    """Median YIN f0 over up to 12 frames of the held part; None when most frames are not periodic.
+
+    Frames are twice the YIN integration window (2048 samples up to 48 kHz, else 4096), searched
+    over 30-2500 Hz; a frame is periodic when its aperiodicity is below 0.2.
+    """
     a = int(t[start] * sr) + int(0.03 * sr)
     b = min(int(t[min(held.stop, len(t) - 1)] * sr), a + sr)
     seg = x[a:b] if b - a > 4096 else x[:sr]
@@ -224,18 +187,21 @@ def _pitch(x: np.ndarray, sr: int, t: np.ndarray, held: slice, start: int) -> fl
     if seg.size < 2 * size:
         return None
     starts = np.linspace(0, seg.size - 2 * size, num=min(12, max(1, (seg.size - 2 * size) // size + 1)))
-    f0s, periodic = [], 0
-    for s0 in starts.astype(int):
-        frame = seg[s0 : s0 + 2 * size]
-        if np.sqrt(np.mean(frame**2)) < 1e-5:
-            continue
-        f0, aperiodicity = _yin_frame(frame, sr, 30.0, 2500.0)
-        if aperiodicity < 0.2:
-            periodic += 1
-            f0s.append(f0)
-    if not f0s or periodic < 0.5 * len(starts):
+    frames = np.stack([seg[s0 : s0 + 2 * size] for s0 in starts.astype(int)])
+    frames = frames[np.sqrt(np.mean(frames**2, axis=1)) >= 1e-5]
+    if not len(frames):
         return None
-    return float(np.median(f0s))
+    f0, aperiodicity = yin(
+        frames - frames.mean(axis=1, keepdims=True),
+        sample_rate=sr,
+        window=size,
+        tau_min=max(int(sr / 2500.0), 2),
+        tau_max=min(int(sr / 30.0), size - 1),
+    )
+    periodic = aperiodicity < 0.2
+    if not periodic.any() or np.count_nonzero(periodic) < 0.5 * len(starts):
+        return None
+    return float(np.median(f0[periodic]))
 
 
 def _tags(d: SoundDescription) -> list[str]:
