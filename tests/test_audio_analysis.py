@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
-from synthmatch.audio._dsp import remove_dc
 from synthmatch.audio.analysis import (
     DEFAULT_VELOCITY,
     WEAK_APERIODICITY,
     PitchTrack,
-    _weakly_periodic_f0,
     analyze,
     hz_to_midi,
     midi_to_hz,
     pitch_track,
     velocity_from_peak_db,
 )
+from synthmatch.audio.pitch import _octave_check, _weakly_periodic_f0, to_pitch_rate
+from synthmatch.dsp import remove_dc
 from synthmatch.errors import AudioError, EmptyAudioError, SilentAudioError
 
 SR = 44100
@@ -149,8 +149,6 @@ def test_one_stray_line_does_not_pull_the_octave_check_down():
 
     With three such lines (3/8, 5/8 and 11/8 of f0) the grid of f0/8 does hold.
     """
-    from synthmatch.audio.analysis import _octave_check, _to_pitch_rate
-
     f = midi_to_hz(72)
     t = np.arange(SR) / SR
     tone = _partials(f, 1.0 / np.arange(1, 21))
@@ -158,7 +156,7 @@ def test_one_stray_line_does_not_pull_the_octave_check_down():
 
     def check(strays: list[float]) -> float:
         y = tone + sum(0.1 * np.sin(2 * np.pi * f * r * t) for r in strays)
-        return _octave_check(_to_pitch_rate(y, SR), 22050, f, frame_times=frame_times)
+        return _octave_check(to_pitch_rate(y, SR), 22050, f, frame_times=frame_times)
 
     assert check([3 / 8]) == pytest.approx(f)
     assert check([3 / 8, 5 / 8, 11 / 8]) == pytest.approx(f / 8)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 import librosa
@@ -26,7 +25,7 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
-from synthmatch.audio._dsp import frame_signal, resample
+from synthmatch.dsp import hann_window, mel_filterbank, power_spectrum, power_to_db, resample, stft
 
 __all__ = [
     "EMBEDDINGS",
@@ -79,34 +78,14 @@ class LogMelConfig:
         return cls(**(d or {}))
 
 
-@lru_cache(maxsize=32)
-def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> scipy.sparse.csr_matrix:
-    """Unit-peak triangular Slaney-scale mel filters, ``[shape=(n_mels, n_fft // 2 + 1)]`` float32.
-
-    Sparse, because a sparse product is much cheaper than a dense one and needs no BLAS threads.
-    """
-    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, norm=None)
-    return scipy.sparse.csr_matrix(fb.astype(np.float32))
-
-
-@lru_cache(maxsize=32)
-def _hann(n_fft: int) -> np.ndarray:
-    w = np.hanning(n_fft + 1)[:n_fft].astype(np.float32)  # periodic Hann, as librosa
-    w.setflags(write=False)
-    return w
-
-
 def _power_spectrogram(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """Centred (zero-padded) power STFT scaled so a full-scale sine peaks at 1.0 in its bin.
 
     Returns ``[shape=(frames, n_fft // 2 + 1)]`` float32.
     """
-    padded = np.pad(np.asarray(y, dtype=np.float32), (n_fft // 2, n_fft // 2))
-    frames = frame_signal(padded, frame_length=n_fft, hop_length=hop, center=False)
-    w = _hann(n_fft)
-    spec = scipy.fft.rfft(frames * w, axis=1)
-    scale = (float(w.sum()) / 2.0) ** 2
-    return ((spec.real**2 + spec.imag**2) / scale).astype(np.float32)
+    spec = stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop)
+    scale = (float(hann_window(n_fft).sum()) / 2.0) ** 2
+    return (power_spectrum(spec) / scale).astype(np.float32)
 
 
 def log_mel(samples: np.ndarray, cfg: LogMelConfig | None = None) -> np.ndarray:
@@ -132,8 +111,15 @@ def log_mel(samples: np.ndarray, cfg: LogMelConfig | None = None) -> np.ndarray:
     cfg = cfg or LogMelConfig()
     y = np.asarray(samples, dtype=np.float32).reshape(-1)
     power = _power_spectrogram(y, cfg.n_fft, cfg.hop_length)
-    mel = _mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, float(cfg.fmin), cfg.fmax) @ power.T
-    db = (10.0 * np.log10(np.maximum(mel, 1e-30))).astype(np.float32)
+    fb = mel_filterbank(
+        sample_rate=cfg.sample_rate,
+        n_fft=cfg.n_fft,
+        n_mels=cfg.n_mels,
+        fmin=float(cfg.fmin),
+        fmax=cfg.fmax,
+        norm=None,
+    )
+    db = power_to_db(fb @ power.T, eps=1e-30).astype(np.float32)
     return np.maximum(db, np.float32(-cfg.top_db))
 
 
@@ -293,7 +279,14 @@ class HandcraftedEmbedding:
         self._slot_centers = 0.5 * (env_edges[:-1] + env_edges[1:])
         self._frame_t = frame_t
         self._freqs = librosa.fft_frequencies(sr=c.sample_rate, n_fft=c.n_fft).astype(np.float32)
-        self._fb = _mel_basis(c.sample_rate, c.n_fft, c.n_mels, 30.0, min(16000.0, c.sample_rate / 2))
+        self._fb = mel_filterbank(
+            sample_rate=c.sample_rate,
+            n_fft=c.n_fft,
+            n_mels=c.n_mels,
+            fmin=30.0,
+            fmax=min(16000.0, c.sample_rate / 2),
+            norm=None,
+        )
 
     @property
     def blocks(self) -> dict[str, int]:
@@ -324,10 +317,10 @@ class HandcraftedEmbedding:
 
         power = _power_spectrogram(y, c.n_fft, c.hop_length)  # [T, F]
         mel = (self._fb @ power.T).T  # [T, n_mels]
-        mel_db = 10.0 * np.log10(np.maximum(mel, 1e-20))
+        mel_db = power_to_db(mel, eps=1e-20)
         mel_db = np.maximum(mel_db - mel_db.max(), _FLOOR_DB)
         frame_power = power.sum(axis=1)
-        frame_db = 10.0 * np.log10(np.maximum(frame_power, 1e-20))
+        frame_db = power_to_db(frame_power, eps=1e-20)
         frame_db = frame_db - frame_db.max()
         active = frame_db >= -60.0
 
@@ -344,9 +337,7 @@ class HandcraftedEmbedding:
         env_power = self._env_avg @ frame_power
         empty = self._env_empty  # slots shorter than a hop: read the envelope at their centre
         env_power[empty] = np.interp(self._slot_centers[empty], self._frame_t, frame_power)
-        env_db = 10.0 * np.log10(np.maximum(env_power, 1e-20)) - 10.0 * np.log10(
-            max(frame_power.max(), 1e-20)
-        )
+        env_db = power_to_db(env_power, eps=1e-20) - power_to_db(max(frame_power.max(), 1e-20))
         env_db = np.maximum(env_db, _ENV_FLOOR_DB)
 
         seg_power = self._seg_avg @ power  # [S, F]
@@ -355,7 +346,7 @@ class HandcraftedEmbedding:
         centroid = (seg_power @ self._freqs) / np.maximum(total, 1e-20)
         centroid_oct = np.where(total > 1e-20, np.log2(np.maximum(centroid, 20.0) / 1000.0), 0.0)
         geo = np.exp(np.mean(np.log(seg_power + 1e-20), axis=1))
-        flat_db = 10.0 * np.log10(np.maximum(geo, 1e-20) / np.maximum(seg_power.mean(axis=1), 1e-20))
+        flat_db = power_to_db(geo, eps=1e-20, ref=np.maximum(seg_power.mean(axis=1), 1e-20))
         flat_db = np.where(total > 1e-20, np.maximum(flat_db, -60.0), -60.0)
 
         parts = {

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import soundfile as sf
 
-from synthmatch.audio._dsp import amp_to_db, resample
+from synthmatch.dsp import amp_to_db, resample
 from synthmatch.errors import (
     AudioError,
     AudioFileNotFoundError,
