@@ -91,16 +91,8 @@ __all__ = [
 _envelope_db = envelope_db
 _spectral_lines = spectral_lines
 
-#: Revision of the analysis's behaviour: the benchmark reuses logged attempts only when it is
-#: unchanged, since the detected note and note length decide how every method's preset is rendered
-#: (bump it with any change that moves results). 2: the earlier-step rule of the release detector;
-#: 3: the octave check's line grid (and the earlier-step rule's end guard); 4: a grid k octaves
-#: down needs k lines between f0's harmonics; 5: the envelope and the pitch are read after a DC
-#: blocker, and weak YIN and harmonic-sum estimates that agree make a note pitched; 6: the release
-#: walk starts at the anchor's steepest point and stops where the fall speeds up (no curve fit);
-#: 7: YIN skips the FFTs of frames too quiet to be voiced (the same voicing and f0 on 775
-#: development renders, but an FFT row can round differently in the last bit with its batch);
-#: 8: an inharmonic spectrum's note is its lowest strong partial (:mod:`synthmatch.audio.pitch`).
+#: Revision of the analysis's behaviour, the cache key of the benchmark's logged attempts: bump it
+#: with any change that moves results (CHANGELOG.md lists the revisions).
 ANALYSIS_REVISION = 8
 
 #: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
