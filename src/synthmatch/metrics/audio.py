@@ -394,6 +394,8 @@ def rms_cos(target: np.ndarray, estimate: np.ndarray, sample_rate: int = SCORE_S
         silent signal against a non-silent one gives 0.0.
     """
     t, e = _pair(target, estimate, sample_rate)
+    # librosa's own RMS, as the metric is defined; :func:`synthmatch.dsp.frame_rms` follows the same
+    # envelope in float64 (not float32), so its values differ in the last bits.
     a = librosa.feature.rms(y=t, frame_length=2205, hop_length=1102)[0].astype(np.float64)
     b = librosa.feature.rms(y=e, frame_length=2205, hop_length=1102)[0].astype(np.float64)
     na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
