@@ -1,14 +1,17 @@
-"""`synthmatch bench run` end to end on a tiny suite, and the report statistics."""
+"""`synthmatch bench run` end to end on a tiny suite, its config and registries, and the report statistics."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pathlib
+import re
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from synthmatch.bench.protocol import bootstrap_ci, run_benchmark
+from synthmatch.bench import BenchConfig, bootstrap_ci, run_benchmark
 from synthmatch.errors import SynthmatchError
 from synthmatch.render.probe import Probe
 from synthmatch.vital.preset import Preset
@@ -54,10 +57,9 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
     )
     (ood / "notes.json").write_text(json.dumps({"sine_a4.wav": {"midi_note": 69}}))
     out = tmp_path / "report"
-    report = run_benchmark(
-        suites=["id-hand", "ood"],
-        methods=["match", "init", "knn", "random"],
-        out=out,
+    config = BenchConfig(
+        suites=("id-hand", "ood"),
+        methods=("match", "init", "knn", "random"),
         budget=4,
         hand_dir=str(hand),
         ood_dir=str(ood),
@@ -65,6 +67,7 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
         workers=2,
         engine_speed_presets=1,
     )
+    report = run_benchmark(config, out=out)
     assert (out / "report.md").exists() and (out / "report.json").exists()
     assert list(out.glob("spectrogram_id-hand_*.png"))
     # the machine the seconds per match come from, in the report and in the scores file
@@ -107,14 +110,16 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
 
     def rerun(budget: int) -> dict:
         return run_benchmark(
-            suites=["id-hand"],
-            methods=["match"],
+            BenchConfig(
+                suites=("id-hand",),
+                methods=("match",),
+                budget=budget,
+                hand_dir=str(hand),
+                library=str(tiny_lib),
+                workers=2,
+                engine_speed_presets=0,
+            ),
             out=out,
-            budget=budget,
-            hand_dir=str(hand),
-            library=str(tiny_lib),
-            workers=2,
-            engine_speed_presets=0,
         )
 
     again = rerun(4)
@@ -124,10 +129,10 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
 
     # A change to the analysis re-runs exactly the items whose probe or f0 it moves.
     import synthmatch.audio.analysis as analysis
-    import synthmatch.bench.protocol as protocol
+    import synthmatch.bench.run as bench_run
 
     monkeypatch.undo()
-    real_inputs, real_match, matched = protocol.analysis_inputs, Matcher.match, []
+    real_inputs, real_match, matched = bench_run.analysis_inputs, Matcher.match, []
 
     def counting_match(self, audio, **kw):
         matched.append(1)
@@ -135,7 +140,7 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Matcher, "match", counting_match)
     monkeypatch.setattr(
-        protocol, "analysis_inputs", lambda it: "moved" if it.name == "a" else real_inputs(it)
+        bench_run, "analysis_inputs", lambda it: "moved" if it.name == "a" else real_inputs(it)
     )
     rerun(4)
     lines = log.read_text().splitlines()
@@ -144,7 +149,7 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
 
     # Lines written before lines carried their inputs are reused (and upgraded) under the analysis
     # revision they name, and re-run under another.
-    monkeypatch.setattr(protocol, "analysis_inputs", real_inputs)
+    monkeypatch.setattr(bench_run, "analysis_inputs", real_inputs)
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.endswith("}")]
     legacy = json.loads(json.dumps(rows[-1]))
     del legacy["inputs"]
@@ -165,7 +170,7 @@ def test_bench_runs_end_to_end(tiny_lib, tmp_path, monkeypatch):
 
 
 def test_pitch_truth_is_the_lowest_audible_oscillator_of_a_single_pitch():
-    from synthmatch.bench.protocol import pitch_truth
+    from synthmatch.bench.truth import pitch_truth
     from synthmatch.vital.modulation import Modulation
 
     init = Preset.init()
@@ -198,7 +203,7 @@ def test_pitch_truth_is_the_lowest_audible_oscillator_of_a_single_pitch():
 
 
 def test_pitch_truth_reads_unison_stacks_fm_sources_and_audio_rate_lfos():
-    from synthmatch.bench.protocol import pitch_truth
+    from synthmatch.bench.truth import pitch_truth
     from synthmatch.vital.modulation import Modulation
 
     init = Preset.init()
@@ -228,7 +233,7 @@ def test_pitch_truth_reads_unison_stacks_fm_sources_and_audio_rate_lfos():
 
 
 def test_release_audibility_renders_the_item_with_the_key_moved(render_pool):
-    from synthmatch.bench.protocol import Item, release_audibility
+    from synthmatch.bench import Item, release_audibility
 
     probe = Probe(note_seconds=0.5, render_seconds=1.0)
     init = Preset.init().with_values(osc_1_random_phase=0.0)
@@ -241,7 +246,7 @@ def test_release_audibility_renders_the_item_with_the_key_moved(render_pool):
 
 
 def test_pitch_truth_uses_the_period_of_each_waveform():
-    from synthmatch.bench.protocol import pitch_truth
+    from synthmatch.bench.truth import pitch_truth
 
     init = Preset.init()
     # a frame that repeats 3 times per cycle sounds a twelfth up, 2 times an octave up
@@ -255,7 +260,7 @@ def test_pitch_truth_uses_the_period_of_each_waveform():
 
 
 def test_waveform_multiples_finds_frames_that_repeat_within_a_cycle(render_pool):
-    from synthmatch.bench.protocol import Item, waveform_multiples
+    from synthmatch.bench import Item, waveform_multiples
     from synthmatch.vital.wavetables import FRAME_SIZE, basic_frame, wavetable_from_frames
 
     t = np.arange(FRAME_SIZE) / FRAME_SIZE
@@ -276,20 +281,10 @@ def test_waveform_multiples_finds_frames_that_repeat_within_a_cycle(render_pool)
 
 
 def test_id_rand_development_seed_is_reported_apart_from_the_evaluation_suite(tiny_lib, tmp_path):
-    from synthmatch.bench.protocol import ID_RAND_SEED, rand_suite_label
+    from synthmatch.bench.suites import ID_RAND_SEED, rand_suite_label
 
     assert rand_suite_label(ID_RAND_SEED) == "id-rand"
-    report = run_benchmark(
-        suites=["id-rand"],
-        methods=["init"],
-        out=tmp_path / "dev",
-        budget=4,
-        n_rand=2,
-        rand_seed=777,
-        library=str(tiny_lib),
-        workers=2,
-        engine_speed_presets=0,
-    )
+    report = _dev_rand_bench(tiny_lib, tmp_path / "dev", methods=["init"], n_rand=2)
     (suite,) = report["suites"]
     assert suite["suite"] == "id-rand-dev777"
     assert report["meta"]["command_settings"]["rand_seed"] == 777
@@ -297,7 +292,7 @@ def test_id_rand_development_seed_is_reported_apart_from_the_evaluation_suite(ti
 
 
 def test_search_big_is_the_refiner_from_init_at_20x_the_budget(tiny_lib, render_pool):
-    from synthmatch.bench.protocol import SEARCH_BIG_FACTOR, Item, _settings_key, make_methods
+    from synthmatch.bench import SEARCH_BIG_FACTOR, Item, make_methods, settings_key
     from synthmatch.search.match import MATCH_REVISION, REFINER_REVISION, Matcher
 
     t = np.arange(22050) / 44100
@@ -309,8 +304,8 @@ def test_search_big_is_the_refiner_from_init_at_20x_the_budget(tiny_lib, render_
         )
         assert list(methods) == ["search-from-init", "search-big"]
         small, big = methods["search-from-init"](item), methods["search-big"](item)
-        key = json.loads(_settings_key("search-big", 2, m, None))
-        match_big = json.loads(_settings_key("match-big", 2, m, None))
+        key = json.loads(settings_key("search-big", budget=2, matcher=m))
+        match_big = json.loads(settings_key("match-big", budget=2, matcher=m))
     assert small.renders == 2 and big.renders == 2 * SEARCH_BIG_FACTOR
     assert small.probe == big.probe and big.preset is not None
     # the refiner's settings decide its result, so its revision is part of the key (no library)
@@ -319,11 +314,11 @@ def test_search_big_is_the_refiner_from_init_at_20x_the_budget(tiny_lib, render_
     assert match_big["revision"] == MATCH_REVISION and "library" in match_big
     # a change to the match pipeline alone (pruning, revision 8) keeps the baselines' logs valid
     assert REFINER_REVISION == 7 < MATCH_REVISION
-    assert json.loads(_settings_key("match", 2, m, None))["revision"] == MATCH_REVISION
+    assert json.loads(settings_key("match", budget=2, matcher=m))["revision"] == MATCH_REVISION
 
 
 def test_match_ratios_pair_the_items_and_bracket_the_ratio_of_medians():
-    from synthmatch.bench.protocol import MATCH_TARGETS, match_ratios, ratio_of_medians_ci
+    from synthmatch.bench.stats import MATCH_TARGETS, match_ratios, ratio_of_medians_ci
 
     rng = np.random.default_rng(0)
     base = list(rng.uniform(4.0, 10.0, 60))
@@ -347,7 +342,7 @@ def test_match_ratios_pair_the_items_and_bracket_the_ratio_of_medians():
 
 
 def test_methods_that_do_not_sample_need_no_training_presets(tmp_path, monkeypatch):
-    from synthmatch.bench.protocol import Item, make_methods
+    from synthmatch.bench import Item, make_methods
 
     monkeypatch.setenv("SYNTHMATCH_TRAIN_PRESETS", str(tmp_path / "missing"))
     # a machine with only the test split (a device or cluster node) can still run the other methods
@@ -359,12 +354,87 @@ def test_methods_that_do_not_sample_need_no_training_presets(tmp_path, monkeypat
         methods["random"](item)  # the sampler is made, and fails, only where it is used
 
 
+def test_bench_config_checks_its_fields_and_round_trips_through_a_dict():
+    from synthmatch.search.match import DEFAULT_BUDGET
+
+    config = BenchConfig(
+        suites=["id-hand"],
+        methods=["match", "search-big-from-init", "match"],
+        shard=[1, 4],
+        hand_dir=pathlib.Path("presets"),
+    )
+    # lists become tuples, old method names the current ones, paths strings
+    assert config.suites == ("id-hand",) and config.methods == ("match", "search-big")
+    assert config.shard == (1, 4) and config.hand_dir == "presets"
+    assert config.budget == DEFAULT_BUDGET == BenchConfig().budget  # the matcher's default budget
+    as_dict = config.to_dict()
+    assert json.loads(json.dumps(as_dict)) == as_dict and as_dict["shard"] == [1, 4]
+    assert BenchConfig.from_dict(as_dict) == config and BenchConfig.from_dict({}) == BenchConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.budget = 3  # type: ignore[misc]
+    for bad, says in [
+        ({"shard": (2, 2)}, "shard 2/2 is not K/N with 0 <= K < N"),
+        ({"shard": (0, 0)}, "shard 0/0 is not K/N"),
+        ({"budget": 0}, "budget=0 must be at least 1"),
+        ({"n_rand": 0}, "n_rand=0 must be at least 1"),
+        ({"n_hand": 0}, "n_hand=0 must be at least 1"),
+        ({"workers": 0}, "workers=0 must be at least 1"),
+        ({"parallel_items": 0}, "parallel_items=0 must be at least 1"),
+        ({"engine_speed_presets": -1}, "engine_speed_presets=-1 must be at least 0"),
+        ({"suites": ("id-hand", "nope")}, "unknown suite 'nope'; choose from id-rand, id-hand, ood, stress"),
+        ({"methods": ("match", "nope")}, "unknown methods ['nope']"),
+        ({"methods": "match"}, "must be a list of names"),
+        ({"methods": ()}, "a benchmark needs suites and methods"),
+        ({"suites": ("ood",)}, "the ood suite needs --ood-dir"),
+    ]:
+        with pytest.raises(SynthmatchError, match=re.escape(says)):
+            BenchConfig(**bad)
+    with pytest.raises(SynthmatchError, match="unknown benchmark settings"):
+        BenchConfig.from_dict({"budgets": 3})
+
+
+def test_a_suite_and_a_method_registered_in_a_test_run_from_the_command_line(tiny_lib, tmp_path, capsys):
+    from synthmatch.bench import METHODS, SUITES, Attempt, Item, register_method, register_suite
+    from synthmatch.cli import main
+    from synthmatch.render.probe import DEFAULT_PROBE
+
+    @register_suite("test-tone", description="one sine")
+    def tone(config, pool):
+        t = np.arange(DEFAULT_PROBE.n_samples) / DEFAULT_PROBE.sample_rate
+        audio = (0.3 * np.sin(2 * np.pi * 220.0 * t) * np.exp(-2.0 * t)).astype(np.float32)
+        return "test-tone", [Item("tone", audio, DEFAULT_PROBE.sample_rate)]
+
+    @register_method("test-const", description="the init preset, whatever the target")
+    def const(context):
+        return lambda item: Attempt(Preset.init(), DEFAULT_PROBE, 0, 0.0)
+
+    out = tmp_path / "report"
+    argv = ["bench", "run", "--suites", "test-tone", "--methods", "test-const,init", "--out", str(out)]
+    argv += ["--library", str(tiny_lib), "--workers", "2", "--engine-speed-presets", "0"]
+    try:
+        assert main(argv) == 0
+    finally:
+        del METHODS["test-const"], SUITES["test-tone"]
+    scores = json.loads((out / "scores_test-tone.json").read_text())
+    assert list(scores["scores"]) == ["test-const", "init"] and scores["items"] == ["tone"]
+    assert np.isfinite(scores["scores"]["test-const"][0]["mss_mel"])
+    # a method that declares nothing but its name is keyed by its name, version and space alone
+    assert set(json.loads(scores["keys"]["test-const"])) == {"method", "version", "spec"}
+    assert "| test-const |" in (out / "report.md").read_text()
+    # once unregistered, the name is a usage error before any work
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --suites: unknown suites test-tone; choose from id-rand, id-hand" in err
+
+
 def _dev_rand_bench(lib, out, *, methods, n_rand, budget=4, **kw):
     """A run of a tiny development id-rand suite (seed 777) on the tiny library, 2 workers."""
-    return run_benchmark(
-        suites=["id-rand"],
-        methods=methods,
-        out=out,
+    config = BenchConfig(
+        suites=("id-rand",),
+        methods=tuple(methods),
         budget=budget,
         n_rand=n_rand,
         rand_seed=777,
@@ -373,6 +443,7 @@ def _dev_rand_bench(lib, out, *, methods, n_rand, budget=4, **kw):
         engine_speed_presets=0,
         **kw,
     )
+    return run_benchmark(config, out=out)
 
 
 def test_shards_split_a_suite_and_their_logs_make_the_whole_run(tiny_lib, tmp_path):
@@ -398,7 +469,7 @@ def test_shards_split_a_suite_and_their_logs_make_the_whole_run(tiny_lib, tmp_pa
         bench("bad", (2, 2))
 
     # The shards' scores alone (no logs, no renders) make the same report as the whole run.
-    from synthmatch.bench.protocol import merge_scores
+    from synthmatch.bench import merge_scores
 
     merged_report = merge_scores(
         [tmp_path / "s0", tmp_path / "s1" / "scores_id-rand-dev777.json"], tmp_path / "m"
@@ -511,7 +582,7 @@ def test_the_cpu_model_is_read_from_cpuinfo_and_named_in_printed_reports(tmp_pat
 
 
 def test_merge_joins_methods_run_separately_on_the_same_items(tmp_path):
-    from synthmatch.bench.protocol import merge_scores
+    from synthmatch.bench import merge_scores
 
     def record(name, note):
         return {

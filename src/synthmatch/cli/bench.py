@@ -1,26 +1,220 @@
-"""`synthmatch bench ...`: the benchmark protocol and the throughput benchmarks."""
+"""`synthmatch bench ...`: the sound-matching benchmark (``run``, ``merge``) and the throughput
+benchmarks (``render``, ``search``, ``dataset``)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import pathlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from synthmatch.cli.args import positive_int
+from synthmatch.cli.args import at_least, positive_int
 
 
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench", help="benchmarks: the sound-matching protocol; render, search and dataset-build throughput"
+    )
+    bsub = p.add_subparsers(dest="bench_command", metavar="BENCH")
+    _register_run(bsub)
+    _register_merge(bsub)
+    _register_render(bsub)
+    _register_search(bsub)
+    d = bsub.add_parser("dataset", help=DATASET_HELP)
+    add_dataset_arguments(d)
+    d.set_defaults(func=run_dataset)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+# ---------------------------------------------------------------------------------------
+# The sound-matching benchmark.
+# ---------------------------------------------------------------------------------------
+def _names(kind: str, known: Callable[[], Iterable[str]], shown: Callable[[], Iterable[str]]) -> Any:
+    """An argparse ``type`` for a comma list of registered names, read from the registry when the
+    command line is parsed (a name registered after the parser was built is accepted too)."""
+
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        valid = set(known())
+        unknown = [n for n in names if n not in valid]
+        choose = f"choose from {', '.join(shown())} (a comma list)"
+        if not names:
+            raise argparse.ArgumentTypeError(f"no {kind} in {text!r}; {choose}")
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {kind} {', '.join(unknown)}; {choose}")
+        return names
+
+    parse.__name__ = f"{kind} list"
+    return parse
+
+
+def _register_run(bsub: argparse._SubParsersAction) -> None:
+    from synthmatch.bench.methods import METHOD_ALIASES, METHODS
+    from synthmatch.bench.run import BenchConfig
+    from synthmatch.bench.suites import SUITES
+
+    defaults = BenchConfig()
+    r = bsub.add_parser("run", help="run the sound-matching benchmark and write report.md / report.json")
+    r.add_argument(
+        "--suites",
+        type=_names("suites", lambda: SUITES, lambda: SUITES),
+        default=",".join(defaults.suites),
+        help="comma list of "
+        + ", ".join(f"{s.name} ({s.description})" for s in SUITES.values())
+        + f" (default: {','.join(defaults.suites)})",
+    )
+    r.add_argument(
+        "--methods",
+        type=_names("methods", lambda: [*METHODS, *METHOD_ALIASES], lambda: METHODS),
+        default=",".join(defaults.methods),
+        help="comma list of "
+        + ", ".join(f"{m.name} ({m.description})" if m.description else m.name for m in METHODS.values())
+        + f" (default: {','.join(defaults.methods)})",
+    )
+    r.add_argument(
+        "--out",
+        required=True,
+        help="report folder; finished attempts are logged there, so re-running the same command "
+        "resumes an interrupted run (attempts made with other settings are not reused)",
+    )
+    r.add_argument(
+        "--budget",
+        type=positive_int,
+        default=defaults.budget,
+        help="render budget of match and search-from-init",
+    )
+    r.add_argument("--n-rand", type=positive_int, default=defaults.n_rand, help="items of the id-rand suite")
+    r.add_argument(
+        "--rand-seed",
+        type=int,
+        default=defaults.rand_seed,
+        help="sampler seed of the id-rand suite (default: the reserved evaluation seed); any other "
+        "seed is a development suite, reported as id-rand-dev<seed>, for tuning without touching "
+        "the evaluation items",
+    )
+    r.add_argument(
+        "--n-stress", type=positive_int, default=defaults.n_stress, help="items of the stress suite"
+    )
+    r.add_argument(
+        "--n-hand",
+        type=positive_int,
+        default=defaults.n_hand,
+        help="limit the id-hand suite to its first N presets",
+    )
+    r.add_argument(
+        "--hand-dir",
+        default=defaults.hand_dir,
+        help="presets of the id-hand suite (default: shared test split)",
+    )
+    r.add_argument("--ood-dir", default=defaults.ood_dir, help="folder of audio files for the ood suite")
+    r.add_argument(
+        "--external-dir", default=defaults.external_dir, help="folder of .vital files named like the targets"
+    )
+    r.add_argument(
+        "--library", default=defaults.library, help="library folder (default: the bundled library)"
+    )
+    r.add_argument("--workers", type=positive_int, default=defaults.workers, help="render workers")
+    r.add_argument(
+        "--parallel-items",
+        type=positive_int,
+        default=defaults.parallel_items,
+        help="items matched concurrently",
+    )
+    r.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="run only the items whose index is K modulo N (K from 0), e.g. one shard per process or "
+        "machine; put the shards' attempts_*.jsonl files together in one folder and run the command "
+        "there without --shard to score and report the whole suite",
+    )
+    r.add_argument(
+        "--ray-address",
+        default=defaults.ray_address,
+        help="render on Ray: 'local' starts one here with --workers CPUs, else a cluster address; "
+        "--workers then sets the renders each search keeps in flight (default: the cluster's CPUs)",
+    )
+    r.add_argument(
+        "--engine-speed-presets",
+        type=at_least(int, 0),
+        default=defaults.engine_speed_presets,
+        metavar="N",
+        help="time the engine on N bundled-library presets before the suites and after each, so the "
+        f"seconds per match can be read against the machine's speed (default: {defaults.engine_speed_presets}; "
+        "0: not timed)",
+    )
+    r.set_defaults(func=run)
+
+
+def _register_merge(bsub: argparse._SubParsersAction) -> None:
+    m = bsub.add_parser(
+        "merge",
+        help="one report from the scores of several `bench run` folders (shards, or methods run "
+        "separately on the same items, joined by item), without rendering",
+    )
+    m.add_argument("scores", nargs="+", help="scores_<suite>.json files, or the report folders holding them")
+    m.add_argument("--out", required=True, help="folder for report.md, report.json and the merged scores")
+    m.set_defaults(func=merge)
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    from synthmatch.errors import SynthmatchError
+
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()):
+        raise SynthmatchError(f"--shard {text!r} is not K/N (e.g. 0/4 for the first of four shards)")
+    return int(k), int(n)
+
+
+def run(args: argparse.Namespace) -> int:
+    from synthmatch.bench import BenchConfig, format_markdown, run_benchmark
+    from synthmatch.cli.progress import progress_bar
+
+    config = BenchConfig(
+        suites=tuple(args.suites),
+        methods=tuple(args.methods),
+        budget=args.budget,
+        n_rand=args.n_rand,
+        rand_seed=args.rand_seed,
+        n_stress=args.n_stress,
+        n_hand=args.n_hand,
+        hand_dir=args.hand_dir,
+        ood_dir=args.ood_dir,
+        external_dir=args.external_dir,
+        library=args.library,
+        workers=args.workers,
+        parallel_items=args.parallel_items,
+        shard=_shard(args.shard),
+        ray_address=args.ray_address,
+        engine_speed_presets=args.engine_speed_presets,
+    )
+    with progress_bar("benchmark", unit="match") as progress:
+        report = run_benchmark(config, out=args.out, progress=progress)
+    print(format_markdown(report["suites"], report["meta"]))
+    return 0
+
+
+def merge(args: argparse.Namespace) -> int:
+    from synthmatch.bench import format_markdown, merge_scores
+
+    report = merge_scores(args.scores, args.out)
+    print(format_markdown(report["suites"], report["meta"]))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# Throughput.
+# ---------------------------------------------------------------------------------------
 def _default_presets() -> str:
     from synthmatch.data_paths import shared_dir
 
     return str(shared_dir() / "presets" / "train")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmarks: the sound-matching protocol, render and search throughput")
-    bsub = p.add_subparsers(dest="bench_command", metavar="BENCH")
-
+def _register_render(bsub: argparse._SubParsersAction) -> None:
     r = bsub.add_parser("render", help="render throughput: the pool against a plain loop of vita renders")
     r.add_argument("--presets", default=None, help="folder of .vital presets (default: shared train presets)")
     r.add_argument("--n", type=positive_int, default=24, help="number of presets in the mix")
@@ -32,6 +226,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", default=None, help="also write the report as JSON here")
     r.set_defaults(func=run_render)
 
+
+def _register_search(bsub: argparse._SubParsersAction) -> None:
     s = bsub.add_parser(
         "search",
         help="search throughput: one search in two settings (where it scores, or how a match runs its starts)",
@@ -57,14 +253,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", default=None, help="also write the report as JSON here")
     s.set_defaults(func=run_search)
 
-    try:
-        bench_protocol = importlib.import_module("synthmatch.cli.bench_protocol")
-    except ModuleNotFoundError as exc:
-        if exc.name != "synthmatch.cli.bench_protocol":
-            raise
-    else:
-        bench_protocol.register(bsub)
-    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+#: The help of ``bench dataset`` (and of ``dataset bench``, the same command).
+DATASET_HELP = "dataset-build throughput against raw render throughput, 1 and 2 workers"
+
+
+def add_dataset_arguments(m: argparse.ArgumentParser) -> None:
+    """The options of ``bench dataset``, also registered as ``dataset bench``."""
+    from synthmatch.data.samplers import sampler_names
+
+    m.add_argument("--n", type=positive_int, default=24, help="items per measurement")
+    m.add_argument("--workers", default="1,2", help="worker counts to measure (default 1,2)")
+    m.add_argument("--repeats", type=positive_int, default=3)
+    m.add_argument("--sampler", default="lhs", choices=sampler_names())
+    m.add_argument("--sampler-config", help="sampler options as JSON, or @file.json")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--probe", default="", help="probe overrides (default: the benchmark probe)")
+    m.add_argument("--keep-audio", action="store_true")
+    m.add_argument("--json", action="store_true")
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -90,6 +296,31 @@ def run_search(args: argparse.Namespace) -> int:
         compare=args.compare,
     )
     return _report(report, args.json)
+
+
+def run_dataset(args: argparse.Namespace) -> int:
+    from synthmatch.bench.throughput import bench_throughput, format_bench
+    from synthmatch.cli.dataset import _json_arg
+    from synthmatch.cli.progress import progress_bar
+    from synthmatch.render.probe import Probe
+
+    workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    sampler_config = _json_arg(args.sampler_config)
+    probe = Probe.parse(args.probe) if args.probe else Probe()
+    with progress_bar("bench", total=None, unit="run") as progress:
+        result = bench_throughput(
+            n=args.n,
+            workers=workers,
+            repeats=args.repeats,
+            sampler=args.sampler,
+            sampler_config=sampler_config,
+            seed=args.seed,
+            probe=probe,
+            keep_audio=args.keep_audio,
+            progress=progress,
+        )
+    print(json.dumps(result, indent=1) if args.json else format_bench(result))
+    return 0
 
 
 def _report(report: Any, json_path: str | None) -> int:

@@ -1,0 +1,268 @@
+"""The benchmark methods: each turns a target into a preset and the probe it chose, from the audio
+alone.
+
+Methods register by name (:func:`register_method`); ``bench run --methods`` takes its choices from
+:data:`METHODS`. A registration names a factory ``build(context) -> method`` (the context holds
+the matcher, the budget and the folder of external presets) and declares what, besides the item,
+decides the method's result: the render budget and a search revision, the retrieval library, the
+external folder. Those go into the settings key that logged attempts are reused by
+(:func:`synthmatch.bench.log.settings_key`).
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from synthmatch.bench.suites import Item
+from synthmatch.errors import SynthmatchError
+from synthmatch.render.probe import Probe
+from synthmatch.vital.preset import Preset
+
+#: The budget of ``search-big`` and ``match-big``, in multiples of the default budget.
+#: BENCHMARK.md's ``search-big`` is "the refiner with 20x the default budget (the 'what search alone
+#: can reach' line)": the refiner alone, with no retrieval to start it, so from the init preset, as
+#: ``search-from-init`` is at 1x. ``match-big`` is this project's stricter extra line: the whole
+#: matcher (retrieval, re-rank, pruning, refiner) at 20x the budget, what more renders buy ``match``.
+SEARCH_BIG_FACTOR = 20
+#: Older method names still accepted, mapped to the current ones.
+METHOD_ALIASES = {"search-big-from-init": "search-big"}
+
+
+@dataclass
+class Attempt:
+    """What a method returned on one item: the preset (None: no answer) and the probe it chose,
+    what it cost, and the note analysis it made (detected note, key release in seconds from the
+    clip's start)."""
+
+    preset: Preset | None
+    probe: Probe
+    renders: int
+    seconds: float
+    detected_note: int | None = None
+    release_s: float | None = None  # detected key release, seconds from the clip's start
+
+
+MethodFn = Callable[[Item], Attempt]
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a method is built from.
+
+    ``matcher`` is a :class:`synthmatch.search.match.Matcher` (its pool renders the searches; None
+    for methods that use neither); ``budget`` the render budget of one match;
+    ``external_dir`` the folder of ``<item name>.vital`` presets of the ``external`` method."""
+
+    matcher: Any
+    budget: int
+    external_dir: str | None = None
+
+
+MethodFactory = Callable[[MethodContext], MethodFn]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method and what decides its result besides the item.
+
+    ``revision``: the method searches with the run's budget, and the revision of the whole match
+    pipeline (``"match"``) or of the refiner alone (``"refiner"``) decides its result; ``library``:
+    the retrieval library does; ``external_dir``: the folder of external presets does."""
+
+    name: str
+    build: MethodFactory
+    description: str
+    revision: Literal["match", "refiner"] | None = None
+    library: bool = False
+    external_dir: bool = False
+
+
+#: The methods by name, in registration order.
+METHODS: dict[str, MethodSpec] = {}
+
+
+def register_method(
+    name: str,
+    *,
+    description: str = "",
+    revision: Literal["match", "refiner"] | None = None,
+    library: bool = False,
+    external_dir: bool = False,
+) -> Callable[[MethodFactory], MethodFactory]:
+    """Decorator adding the factory ``build(context) -> method`` to :data:`METHODS` as ``name``.
+
+    ``revision``, ``library`` and ``external_dir`` say what decides the method's result besides
+    the item (:class:`MethodSpec`)."""
+
+    def deco(build: MethodFactory) -> MethodFactory:
+        if name in METHODS and METHODS[name].build is not build:
+            raise ValueError(f"method {name!r} is already registered by {METHODS[name].build.__qualname__}")
+        METHODS[name] = MethodSpec(name, build, description, revision, library, external_dir)
+        return build
+
+    return deco
+
+
+def method_names() -> list[str]:
+    """The registered methods, in registration order."""
+    return list(METHODS)
+
+
+def canonical_methods(names: list[str]) -> list[str]:
+    """``names`` with old names replaced by the current ones (:data:`METHOD_ALIASES`), in order,
+    without repeats, so logs and reports always use one name per method."""
+    out: list[str] = []
+    for n in names:
+        n = METHOD_ALIASES.get(n, n)
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def make_methods(
+    names: list[str],
+    *,
+    matcher: Any,
+    budget: int,
+    external_dir: str | None = None,
+) -> dict[str, MethodFn]:
+    """The methods ``names`` (old names accepted, :func:`canonical_methods`), built on one context."""
+    names = canonical_methods(names)
+    unknown = set(names) - set(METHODS)
+    if unknown:
+        raise SynthmatchError(f"unknown methods {sorted(unknown)}; choose from {sorted(METHODS)}")
+    context = MethodContext(matcher=matcher, budget=budget, external_dir=external_dir)
+    return {n: METHODS[n].build(context) for n in names}
+
+
+# ---------------------------------------------------------------------------------------
+# The protocol's methods.
+# ---------------------------------------------------------------------------------------
+Pick = Callable[[Item, Probe, Any], tuple[Preset | None, int]]
+
+
+def _detect(item: Item) -> tuple[Probe, Any]:
+    """The baselines' note analysis of ``item`` and the probe it gives."""
+    from synthmatch.audio.analysis import analyze
+    from synthmatch.search.match import probe_for
+
+    an = analyze(item.audio, item.sample_rate)
+    return probe_for(an, duration_s=len(item.audio) / item.sample_rate, sample_rate=item.sample_rate), an
+
+
+def _timed(pick: Pick) -> MethodFn:
+    """A method from ``pick(item, probe, analysis) -> (preset, renders)``: detect, time, wrap."""
+
+    def method(item: Item) -> Attempt:
+        t0 = time.monotonic()
+        probe, an = _detect(item)
+        preset, renders = pick(item, probe, an)
+        return Attempt(preset, probe, renders, time.monotonic() - t0, an.midi_note, an.release_s)
+
+    return method
+
+
+def _matching(context: MethodContext, budget: int) -> MethodFn:
+    """The whole matcher at ``budget`` renders, with its own analysis."""
+
+    def method(item: Item) -> Attempt:
+        t0 = time.monotonic()
+        res = context.matcher.match((item.audio, item.sample_rate), budget=budget, candidates=1)
+        release = res.analysis["release_s"]
+        if release is not None:  # the matcher measures it from the trimmed clip's start
+            release += res.analysis["trimmed_start_s"]
+        return Attempt(
+            res.best.preset, res.probe, res.renders, time.monotonic() - t0, res.analysis["midi_note"], release
+        )
+
+    return method
+
+
+def _searching_from_init(context: MethodContext, renders: int) -> MethodFn:
+    """CMA-ES from the init preset at ``renders`` renders, with no retrieval to start it."""
+
+    def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        from synthmatch.search.match import make_score, target_f0_of
+        from synthmatch.search.refine import Budget, Objective, get_refiner
+
+        obj = Objective(
+            score=make_score(item.audio, probe, target_f0=target_f0_of(an)),
+            pool=context.matcher.pool,
+            probe=probe,
+        )
+        best = get_refiner("cmaes").refine(Preset.init(), obj, Budget(max_renders=renders))
+        return (best.preset if best else Preset.init()), obj.renders
+
+    return _timed(pick)
+
+
+@register_method("match", description="the matcher", revision="match", library=True)
+def _match(context: MethodContext) -> MethodFn:
+    return _matching(context, context.budget)
+
+
+@register_method("init", description="Vital's init preset")
+def _init(context: MethodContext) -> MethodFn:
+    return _timed(lambda item, probe, an: (Preset.init(), 0))
+
+
+@register_method("random", description="a preset of the project's sampler, the same for an item on every run")
+def _random(context: MethodContext) -> MethodFn:
+    from synthmatch.data.samplers import make_sampler
+
+    # made on first use: it reads the training presets, which the other methods do not need
+    sampler = functools.lru_cache(maxsize=1)(lambda: make_sampler("mix"))
+
+    def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        # crc32, not hash(): str hashes are salted per process, and the baseline must repeat
+        return sampler().sample(seed=7, index=zlib.crc32(item.name.encode()) % 100_000), 0
+
+    return _timed(pick)
+
+
+@register_method("knn", description="the library's nearest preset", library=True)
+def _knn(context: MethodContext) -> MethodFn:
+    def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        (i, _), *_ = context.matcher.candidates(item.audio, item.sample_rate, 1)
+        return context.matcher.library.preset(i), 0
+
+    return _timed(pick)
+
+
+@register_method("search-from-init", description="the refiner from the init preset", revision="refiner")
+def _search_from_init(context: MethodContext) -> MethodFn:
+    return _searching_from_init(context, context.budget)
+
+
+@register_method(
+    "search-big",
+    description=f"the refiner from the init preset at {SEARCH_BIG_FACTOR}x the budget",
+    revision="refiner",
+)
+def _search_big(context: MethodContext) -> MethodFn:
+    return _searching_from_init(context, context.budget * SEARCH_BIG_FACTOR)
+
+
+@register_method(
+    "match-big",
+    description=f"the whole matcher at {SEARCH_BIG_FACTOR}x the budget",
+    revision="match",
+    library=True,
+)
+def _match_big(context: MethodContext) -> MethodFn:
+    return _matching(context, context.budget * SEARCH_BIG_FACTOR)
+
+
+@register_method("external", description="<item>.vital from --external-dir", external_dir=True)
+def _external(context: MethodContext) -> MethodFn:
+    def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset | None, int]:
+        f = pathlib.Path(context.external_dir or ".") / f"{item.name}.vital"
+        return (Preset.from_file(f) if f.exists() else None), 0
+
+    return _timed(pick)
