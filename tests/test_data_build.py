@@ -302,7 +302,7 @@ def test_preset_informed_build_stores_reconstructible_real_wavetables(tmp_path, 
 
 @pytest.mark.slow
 def test_bench_reports_build_and_raw_throughput():
-    from synthmatch.data.bench import bench_throughput, format_bench
+    from synthmatch.bench.throughput import bench_throughput, format_bench
 
     result = bench_throughput(
         n=3, workers=(1,), repeats=1, sampler_config=LHS_FAST, seed=1, probe=SHORT_PROBE

@@ -1,16 +1,18 @@
-"""The machine a benchmark ran on, recorded with every report.
+"""The machine a benchmark ran on, recorded with every report, and how fast its engine renders.
 
-Speeds measured in different sessions can come from different processors of the same "2-core"
-kind (this project's timings moved by 1.5x between sessions with the code unchanged), so every
-report names the CPU model: a ratio across reports is only meaningful on the same one. The same
-CPU is not always as fast either (a shared virtual machine ran the same 20 matches at a median of
-29 s and, ten minutes later, 39 s), so a benchmark run also times a fixed reference workload
-before and after its suites (:func:`engine_speed`).
+Speeds measured at different times can come from different processors of the same "2-core" kind
+(timings of unchanged code differ by 1.5x from one such machine to another), so every report
+names the CPU model: a ratio across reports is only meaningful on the same one. The same CPU is
+not always as fast either (a shared virtual machine ran the same 20 matches at a median of 29 s
+and, ten minutes later, 39 s), so a benchmark run also times a fixed reference workload, a plain
+loop of `vita` renders (:func:`plain_loop_seconds`), before and after its suites
+(:func:`engine_speed`).
 """
 
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import pathlib
 import platform
@@ -18,9 +20,11 @@ import subprocess
 import time
 from typing import Any
 
+from synthmatch.render.probe import DEFAULT_PROBE, Probe
+
 #: The engine-speed reference: this many bundled-library presets (evenly spaced), each loaded and
-#: rendered once at the benchmark probe on one engine in one fresh process (``bench render``'s
-#: plain loop).
+#: rendered once at the benchmark probe on one engine in one fresh process
+#: (:func:`plain_loop_seconds`).
 ENGINE_SPEED_PRESETS = 8
 
 
@@ -69,15 +73,33 @@ def describe(info: dict[str, Any]) -> str:
     )
 
 
+def _plain_loop(preset_jsons: list[str], probe: dict[str, Any]) -> float:
+    """Runs in a fresh spawned process: load + render each preset on one Synth; returns seconds."""
+    import vita
+
+    synth = vita.Synth()
+    synth.set_sample_rate(probe["sample_rate"])
+    t0 = time.perf_counter()
+    for js in preset_jsons:
+        synth.load_json(js)
+        synth.render(probe["note"], probe["velocity"], probe["note_seconds"], probe["render_seconds"])
+    return time.perf_counter() - t0
+
+
+def plain_loop_seconds(preset_jsons: list[str], probe: Probe) -> float:
+    """Seconds to load and render each preset once at ``probe`` on one ``vita.Synth`` in a fresh
+    process: what a user would write by hand, the reference of the engine's speed."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as p:
+        return float(p.apply(_plain_loop, (preset_jsons, probe.to_dict())))
+
+
 def engine_speed(n: int = ENGINE_SPEED_PRESETS) -> dict[str, Any]:
     """How fast this machine renders now: the plain-loop rate over ``n`` bundled-library presets
     (:data:`ENGINE_SPEED_PRESETS`), in renders/s, with the UTC time it was measured.
 
     A benchmark records it before and after its suites: a match's seconds read against the
     engine's own speed at the time tell a slower machine from slower code."""
-    from synthmatch.bench.throughput import plain_loop_seconds
-    from synthmatch.render.probe import DEFAULT_PROBE
-
     jsons = _reference_presets(n)
     seconds = plain_loop_seconds(list(jsons), DEFAULT_PROBE)
     return {

@@ -82,19 +82,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=run_compare)
 
-    m = dsub.add_parser(
-        "bench", help="dataset-build throughput against raw render throughput, 1 and 2 workers"
-    )
-    m.add_argument("--n", type=positive_int, default=24, help="items per measurement")
-    m.add_argument("--workers", default="1,2", help="worker counts to measure (default 1,2)")
-    m.add_argument("--repeats", type=positive_int, default=3)
-    m.add_argument("--sampler", default="lhs", choices=sampler_names())
-    m.add_argument("--sampler-config", help="sampler options as JSON, or @file.json")
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--probe", default="", help="probe overrides (default: the benchmark probe)")
-    m.add_argument("--keep-audio", action="store_true")
-    m.add_argument("--json", action="store_true")
-    m.set_defaults(func=run_bench)
+    from synthmatch.cli.bench import DATASET_HELP, add_dataset_arguments, run_dataset
+
+    m = dsub.add_parser("bench", help=f"{DATASET_HELP} (the same as `synthmatch bench dataset`)")
+    add_dataset_arguments(m)
+    m.set_defaults(func=run_dataset)
 
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -198,25 +190,4 @@ def run_compare(args: argparse.Namespace) -> int:
         print(format_compare(result))
         if args.plot:
             print(f"plot: {args.plot}")
-    return 0
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    from synthmatch.cli.progress import progress_bar
-    from synthmatch.data.bench import bench_throughput, format_bench
-
-    workers = [int(w) for w in args.workers.split(",") if w.strip()]
-    with progress_bar("bench", total=None, unit="run") as progress:
-        result = bench_throughput(
-            n=args.n,
-            workers=workers,
-            repeats=args.repeats,
-            sampler=args.sampler,
-            sampler_config=_json_arg(args.sampler_config),
-            seed=args.seed,
-            probe=_probe(args.probe),
-            keep_audio=args.keep_audio,
-            progress=progress,
-        )
-    print(json.dumps(result, indent=1) if args.json else format_bench(result))
     return 0

@@ -1,4 +1,5 @@
-"""Throughput benchmark: ``dataset build`` against raw renders of the same presets, in one run.
+"""Dataset-build throughput (``bench dataset``): ``dataset build`` against raw renders of the same
+presets, in one run.
 
 For each worker count, one warm :class:`~synthmatch.render.pool.RenderPool` runs, alternately:
 
