@@ -229,7 +229,7 @@ def _random(context: MethodContext) -> MethodFn:
 @register_method("knn", description="the library's nearest preset", library=True)
 def _knn(context: MethodContext) -> MethodFn:
     def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
-        (i, _), *_ = context.matcher.candidates(item.audio, item.sample_rate, 1)
+        (i, _), *_ = context.matcher.nearest(item.audio, item.sample_rate, 1)
         return context.matcher.library.preset(i), 0
 
     return _timed(pick)

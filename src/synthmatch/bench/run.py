@@ -158,7 +158,8 @@ def run_benchmark(
     into the same folder resumes). ``progress(done, total)`` is called as the attempts of each
     suite finish."""
     from synthmatch.render.engine import engine_version
-    from synthmatch.search.match import Matcher, _fit
+    from synthmatch.search.match import Matcher
+    from synthmatch.search.scoring import fit_length
 
     rand_seed = ID_RAND_SEED if config.rand_seed is None else config.rand_seed
     methods = list(config.methods)
@@ -214,7 +215,7 @@ def run_benchmark(
                     continue
                 outs = pool.render([a.preset for a in first], [a.probe for a in first])
                 audio[meth] = [
-                    _fit(o.mono, len(it.audio)) if o.ok else None for o, it in zip(outs, items[:3])
+                    fit_length(o.mono, len(it.audio)) if o.ok else None for o, it in zip(outs, items[:3])
                 ]
             spectrogram_figures(res, items, audio, outp)
             if n_speed:
@@ -265,7 +266,7 @@ def score_attempts(items: list[Item], attempts: list[Attempt], pool: RenderPool)
     """Every metric of each attempt against its item, rendered at the probe the method chose
     (``{}`` where a method gave no preset or its render failed)."""
     from synthmatch.metrics import compute_metrics
-    from synthmatch.search.match import _fit
+    from synthmatch.search.scoring import fit_length
 
     rows: list[dict[str, float]] = [{} for _ in items]
     todo = [(k, a) for k, a in enumerate(attempts) if a.preset is not None]
@@ -273,7 +274,9 @@ def score_attempts(items: list[Item], attempts: list[Attempt], pool: RenderPool)
     for (k, a), out in zip(todo, outs):
         if out.ok:
             n = max(len(items[k].audio), a.probe.n_samples)
-            rows[k] = compute_metrics(_fit(items[k].audio, n), _fit(out.mono, n), items[k].sample_rate)
+            rows[k] = compute_metrics(
+                fit_length(items[k].audio, n), fit_length(out.mono, n), items[k].sample_rate
+            )
     return rows
 
 

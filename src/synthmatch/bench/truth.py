@@ -204,7 +204,7 @@ def release_audibility(items: list[Item], pool: RenderPool) -> list[bool | None]
     effects and modulation hide it: then no estimate of the note length can be judged, since
     other lengths sound the same. None for items without a known preset.
     """
-    from synthmatch.audio.analysis import _envelope_db
+    from synthmatch.audio.envelope import envelope_db
 
     todo, presets, probes = [], [], []
     for k, it in enumerate(items):
@@ -219,13 +219,13 @@ def release_audibility(items: list[Item], pool: RenderPool) -> list[bool | None]
             probes.append(dataclasses.replace(pr, note_seconds=t))
     outs = pool.render(presets, probes)
     audible: list[bool | None] = [None] * len(items)
-    refs = {k: _envelope_db(items[k].audio, items[k].sample_rate)[0] for k in set(todo)}
+    refs = {k: envelope_db(items[k].audio, items[k].sample_rate)[0] for k in set(todo)}
     for k, out in zip(todo, outs):
         if not out.ok:
             audible[k] = False
             continue
         ref = refs[k]
-        env, _ = _envelope_db(out.mono[: len(items[k].audio)], items[k].sample_rate)
+        env, _ = envelope_db(out.mono[: len(items[k].audio)], items[k].sample_rate)
         n = min(len(ref), len(env))
         loud = np.maximum(ref[:n], env[:n]) >= ref.max() - 40.0
         differs = bool(np.any(np.abs(ref[:n] - env[:n])[loud] >= RELEASE_AUDIBLE_DB))
@@ -298,7 +298,7 @@ def _frame_multiple(audio: np.ndarray, sample_rate: int, f_nominal: float) -> in
     """The largest m (1..WAVEFORM_MAX_MULTIPLE) whose grid m·f_nominal holds every strong line."""
     import scipy.fft
 
-    from synthmatch.audio.analysis import _spectral_lines
+    from synthmatch.audio.pitch import spectral_lines
 
     n = 16384
     x = np.asarray(audio, dtype=np.float64)
@@ -312,7 +312,7 @@ def _frame_multiple(audio: np.ndarray, sample_rate: int, f_nominal: float) -> in
     if spec.max() <= 0:
         return 1
     bin_hz = sample_rate / n
-    lines = _spectral_lines(spec, bin_hz, floor_width_hz=max(f_nominal / 2.0, 20.0))
+    lines = spectral_lines(spec, bin_hz, floor_width_hz=max(f_nominal / 2.0, 20.0))
     lines = lines[lines > 0.5 * f_nominal]
     if not len(lines):
         return 1

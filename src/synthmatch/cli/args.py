@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import pathlib
 from collections.abc import Callable
 from typing import Any
 
@@ -32,3 +34,21 @@ def at_least(kind: type, low: float, *, strict: bool = False) -> Callable[[str],
 positive_int = at_least(int, 1)
 #: Durations and limits in seconds.
 positive_float = at_least(float, 0, strict=True)
+
+
+def json_object(text: str | None) -> dict[str, Any] | None:
+    """Parse a JSON object given inline or as ``@path``."""
+    if not text:
+        return None
+    from synthmatch.errors import ParameterError
+
+    raw = pathlib.Path(text[1:]).read_text() if text.startswith("@") else text
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(
+            f"{text!r} is not a JSON object ({exc}). Hint: quote it, e.g. '{{\"sigma\": 0.1}}'"
+        ) from None
+    if not isinstance(value, dict):
+        raise ParameterError(f"{text!r} must be a JSON object")
+    return value

@@ -300,12 +300,12 @@ def run_search(args: argparse.Namespace) -> int:
 
 def run_dataset(args: argparse.Namespace) -> int:
     from synthmatch.bench.throughput import bench_throughput, format_bench
-    from synthmatch.cli.dataset import _json_arg
+    from synthmatch.cli.args import json_object
     from synthmatch.cli.progress import progress_bar
     from synthmatch.render.probe import Probe
 
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
-    sampler_config = _json_arg(args.sampler_config)
+    sampler_config = json_object(args.sampler_config)
     probe = Probe.parse(args.probe) if args.probe else Probe()
     with progress_bar("bench", total=None, unit="run") as progress:
         result = bench_throughput(

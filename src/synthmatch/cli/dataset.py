@@ -8,25 +8,7 @@ import pathlib
 import sys
 from typing import Any
 
-from synthmatch.cli.args import positive_float, positive_int
-
-
-def _json_arg(text: str | None) -> dict[str, Any] | None:
-    """Parse a JSON object given inline or as ``@path``."""
-    if not text:
-        return None
-    from synthmatch.errors import ParameterError
-
-    raw = pathlib.Path(text[1:]).read_text() if text.startswith("@") else text
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ParameterError(
-            f"{text!r} is not a JSON object ({exc}). Hint: quote it, e.g. '{{\"sigma\": 0.1}}'"
-        ) from None
-    if not isinstance(value, dict):
-        raise ParameterError(f"{text!r} must be a JSON object")
-    return value
+from synthmatch.cli.args import json_object, positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,12 +98,12 @@ def run_build(args: argparse.Namespace) -> int:
 
     job = make_job(
         sampler=args.sampler,
-        sampler_config=_json_arg(args.sampler_config),
+        sampler_config=json_object(args.sampler_config),
         seed=args.seed,
         probe=_probe(args.probe),
         probe_sampler=args.probe_sampler,
-        probe_config=_json_arg(args.probe_config),
-        features=_json_arg(args.features),
+        probe_config=json_object(args.probe_config),
+        features=json_object(args.features),
         feature_dtype=args.feature_dtype,
         keep_audio=args.keep_audio,
         max_attempts=args.max_attempts,

@@ -242,8 +242,10 @@ def audio_problem(audio: np.ndarray, *, silence_db: float = -80.0, clip_level: f
     """Why a render is unusable ('non-finite', 'silent', 'clipped'), or None when it is fine."""
     if not np.all(np.isfinite(audio)):
         return "non-finite"
+    from synthmatch.dsp import db_to_amp
+
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if peak <= 10 ** (silence_db / 20):
+    if peak <= db_to_amp(silence_db):
         return "silent"
     if np.mean(np.abs(audio) >= clip_level) > 1e-3:
         return "clipped"

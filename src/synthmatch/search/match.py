@@ -24,7 +24,7 @@ from synthmatch.search.config import DEFAULT_BUDGET, DEFAULT_CANDIDATES, MatchCo
 from synthmatch.search.library import Library, default_library_path
 from synthmatch.search.proposals import LibrarySource, ProposalSource, make_source
 from synthmatch.search.refine import Budget, BudgetExhausted, Objective, get_refiner
-from synthmatch.search.scoring import FinalScore, PitchMemo, fit_length, make_score
+from synthmatch.search.scoring import FinalScore, PitchMemo, make_score
 from synthmatch.search.stages import Candidate, choose_starts, finalize, propose, refine_starts, rerank
 from synthmatch.search.target import analyze_target, probe_for, read_target, target_f0_of
 from synthmatch.vital.spec import default_space
@@ -53,8 +53,6 @@ MATCH_REVISION = 8
 #: dimensions, the objective, the target's analysis): the key of the search-from-init baselines'
 #: logged attempts. Bump both with a change to the refiner.
 REFINER_REVISION = 7
-
-_fit = fit_length  # the benchmark's name for it, until it imports fit_length
 
 #: Settings that belong to a matcher's set-up (its library and pool), not to one match.
 _SETUP_FIELDS = ("workers", "library")
@@ -193,7 +191,7 @@ class Matcher:
             self._sources[name] = make_source(name, self)
         return self._sources[name]
 
-    def candidates(self, target: np.ndarray, sample_rate: int, k: int) -> list[tuple[int, float]]:
+    def nearest(self, target: np.ndarray, sample_rate: int, k: int) -> list[tuple[int, float]]:
         """Library k-NN without rendering: [(library index, embedding distance)], nearest first."""
         library = self.source("library")
         assert isinstance(library, LibrarySource)
