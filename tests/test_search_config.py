@@ -144,3 +144,23 @@ def test_the_package_root_offers_the_public_api(render_pool):
     assert isinstance(recipe, Recipe) and recipe.steps
     with pytest.raises(Exception, match="Preset or the path"):
         synthmatch.explain(42)
+
+
+def test_candidates_are_shown_with_the_score_they_are_ranked_by():
+    from synthmatch.cli.match import candidate_lines
+    from synthmatch.render.probe import Probe
+    from synthmatch.search.match import MatchResult
+    from synthmatch.search.report import render_html
+    from synthmatch.search.stages import Candidate
+
+    probe = Probe(note=60, velocity=0.8, note_seconds=0.2, render_seconds=0.3)
+    quiet = np.zeros(probe.n_samples, np.float32)
+    in_tune = Candidate(Preset.init(), quiet, {"mss_mel": 12.1, "objective": 12.1}, Origin("library", 1))
+    off = Candidate(Preset.init(), quiet, {"mss_mel": 11.5, "objective": 13.5}, Origin("library", 2))
+    res = MatchResult(quiet, 44100, probe, {}, [in_tune, off], renders=2, timings={"total": 1.0})
+    lines = candidate_lines(res)
+    assert "candidate 1: score 12.100 dB  (library #1)" in lines[1]
+    assert "candidate 2: score 13.500 dB = MSS-mel 11.500 + pitch 2.000  (library #2)" in lines[2]
+    page = render_html(res)
+    assert "<th>#</th><th>score</th>" in page and page.index("<b>12.1</b>") < page.index("<b>13.5</b>")
+    assert "<th>objective</th>" not in page  # shown once, as the score

@@ -13,6 +13,7 @@ from synthmatch.errors import SynthmatchError
 
 if TYPE_CHECKING:
     from synthmatch.search.config import MatchConfig
+    from synthmatch.search.match import MatchResult
 
 
 def _note(text: str) -> int | None:
@@ -139,10 +140,21 @@ def run(args: argparse.Namespace) -> int:
         f"note {result.probe.note} (detected {result.analysis['midi_note']}), "
         f"{result.renders} renders, {result.timings['total']:.1f} s"
     )
-    for i, c in enumerate(result.candidates):
-        print(f"  candidate {i + 1}: MSS-mel {c.metrics['mss_mel']:.3f} dB  ({c.origin})")
+    print("\n".join(candidate_lines(result)))
     print(f"best preset: {paths['preset']}\nreport: {paths['report']}")
     return 0
+
+
+def candidate_lines(result: MatchResult) -> list[str]:
+    """The candidates as the command prints them: best first, each with the score it is ranked by."""
+    lines = [
+        "candidates, best first (score: MSS-mel dB, plus the pitch term when off a pitched target's note)"
+    ]
+    for i, c in enumerate(result.candidates):
+        mss = c.metrics["mss_mel"]
+        parts = f" = MSS-mel {mss:.3f} + pitch {c.score - mss:.3f}" if c.score > mss else ""
+        lines.append(f"  candidate {i + 1}: score {c.score:.3f} dB{parts}  ({c.origin})")
+    return lines
 
 
 def _check_out_dir(out: pathlib.Path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from synthmatch.audio.io import save_wav
 from synthmatch.search.match import MatchResult
+from synthmatch.search.scoring import PITCH_PENALTY_DB_PER_SEMITONE
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,12 @@ def spectrogram_png(signals: list[tuple[str, np.ndarray]], sr: int) -> bytes:
 
 def render_html(result: MatchResult, *, tutorial_md: str | None = None) -> str:
     sr = result.sample_rate
-    metric_names = list(result.best.metrics)
+    metric_names = [m for m in result.best.metrics if m != "objective"]  # the score is its own column
     rows = []
     for i, c in enumerate(result.candidates):
         cells = "".join(f"<td>{c.metrics[m]:.4g}</td>" for m in metric_names)
         rows.append(
-            f"<tr><td>{i + 1}</td><td>{html.escape(str(c.origin))}</td>{cells}"
+            f"<tr><td>{i + 1}</td><td><b>{c.score:.4g}</b></td><td>{html.escape(str(c.origin))}</td>{cells}"
             f"<td><audio controls src='data:audio/wav;base64,{_wav_b64(c.audio, sr)}'></audio></td></tr>"
         )
     head = "".join(f"<th>{html.escape(m)}</th>" for m in metric_names)
@@ -84,8 +85,10 @@ pre{{white-space:pre-wrap;background:#f6f6f6;padding:1em}}</style></head><body>
 <p>Target: {html.escape(str(an.get("source")))} — note {result.probe.note} (detected {an.get("midi_note")}, pitched: {an.get("pitched")}),
 note length {result.probe.note_seconds:.2f} s, velocity {result.probe.velocity:.2f}; {result.renders} renders in {result.timings.get("total", 0):.1f} s.</p>
 {notes}<p>Target: <audio controls src="data:audio/wav;base64,{_wav_b64(result.target, sr)}"></audio></p>
-<h2>Candidates (lower is better except rms_cos)</h2>
-<table><tr><th>#</th><th>origin</th>{head}<th>listen</th></tr>{"".join(rows)}</table>
+<h2>Candidates</h2>
+<p>Ranked by <b>score</b> (dB): MSS-mel plus {PITCH_PENALTY_DB_PER_SEMITONE} dB per semitone the candidate's pitch is off a
+pitched target's. Lower is better for every column except rms_cos.</p>
+<table><tr><th>#</th><th>score</th><th>origin</th>{head}<th>listen</th></tr>{"".join(rows)}</table>
 <h2>Spectrograms</h2><img alt="spectrograms" src="data:image/png;base64,{base64.b64encode(png).decode()}">
 {tut}
 <h2>Details</h2><pre>{html.escape(json.dumps(result.to_dict(), indent=1, default=str))}</pre>
