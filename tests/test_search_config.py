@@ -164,3 +164,25 @@ def test_candidates_are_shown_with_the_score_they_are_ranked_by():
     page = render_html(res)
     assert "<th>#</th><th>score</th>" in page and page.index("<b>12.1</b>") < page.index("<b>13.5</b>")
     assert "<th>objective</th>" not in page  # shown once, as the score
+
+
+def test_the_readme_python_example_uses_only_the_public_api():
+    import ast
+    import re
+
+    import synthmatch
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"## From Python\n\n```python\n(.*?)```", readme, re.S).group(1)
+    tree = ast.parse(code)  # it is valid Python
+    used = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "synthmatch"
+    }
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert used and used <= set(synthmatch.__all__), used - set(synthmatch.__all__)
+    assert all(isinstance(n, ast.Import) and [a.name for a in n.names] == ["synthmatch"] for n in imports)
+    assert all(hasattr(synthmatch, name) for name in used)
