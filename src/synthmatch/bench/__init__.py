@@ -1,4 +1,4 @@
-"""The Vital sound-matching benchmark (``../shared/docs/BENCHMARK.md``), as ``synthmatch bench``.
+"""The Vital sound-matching benchmark, as ``synthmatch bench`` (figures and commands: ``docs/BENCHMARKS.md``).
 
 Suites (:mod:`.suites`) build :class:`Item` targets, with ground truth read from their presets
 (:mod:`.truth`); methods (:mod:`.methods`) turn a target into a preset and the probe they chose,

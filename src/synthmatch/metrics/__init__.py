@@ -1,4 +1,4 @@
-"""Metrics: audio distances with exact, documented definitions (``docs/BENCHMARK.md``).
+"""Metrics: the benchmark's audio distances, each defined exactly in its docstring.
 
 All functions take ``(target, estimate, sample_rate=44100)`` mono arrays; see
 :mod:`synthmatch.metrics.audio` for the conventions (44.1 kHz scoring, zero-padding, epsilons).

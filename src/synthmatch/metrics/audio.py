@@ -1,4 +1,4 @@
-"""Audio distances of the benchmark (``docs/BENCHMARK.md``), with exact, documented definitions.
+"""Audio distances of the sound-matching benchmark, each defined exactly in its docstring.
 
 Conventions shared by every metric here:
 

@@ -28,7 +28,7 @@ SUPPORTED_SAMPLE_RATES = (22050, 44100, 48000, 88200, 96000)
 class Probe:
     """How to play a preset: one MIDI note, held for ``note_seconds``, rendered for ``render_seconds``.
 
-    The benchmark probe (BENCHMARK.md) is the default: MIDI 60, velocity 100/127, held 2.0 s,
+    The benchmark's probe is the default: MIDI 60, velocity 100/127, held 2.0 s,
     4.0 s render at 44.1 kHz.
     """
 
