@@ -186,3 +186,20 @@ def test_the_readme_python_example_uses_only_the_public_api():
     assert used and used <= set(synthmatch.__all__), used - set(synthmatch.__all__)
     assert all(isinstance(n, ast.Import) and [a.name for a in n.names] == ["synthmatch"] for n in imports)
     assert all(hasattr(synthmatch, name) for name in used)
+
+
+def test_the_estimator_source_says_what_to_do_when_no_model_is_there(tmp_path, monkeypatch):
+    from synthmatch.errors import SynthmatchError
+    from synthmatch.search.estimator import ESTIMATOR_ENV, Estimator
+
+    assert "estimator" in SOURCES  # registered with the package
+    monkeypatch.setenv(ESTIMATOR_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(SynthmatchError, match="synthmatch train estimator"):
+        Estimator()
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.onnx").write_bytes(b"")
+    (tmp_path / "m" / "model_card.json").write_text('{"spec_hash": "0000"}')
+    from synthmatch.errors import SpecMismatchError
+
+    with pytest.raises(SpecMismatchError, match="retrain"):
+        Estimator(tmp_path / "m")

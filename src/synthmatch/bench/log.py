@@ -144,4 +144,6 @@ def settings_key(
         )
     if spec.external_dir:
         parts["external_dir"] = str(pathlib.Path(external_dir or ".").resolve())
+    if spec.estimator:
+        parts["estimator"] = matcher.source("estimator").estimator.fingerprint
     return json.dumps(parts, sort_keys=True)

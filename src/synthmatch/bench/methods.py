@@ -73,7 +73,8 @@ class MethodSpec:
 
     ``revision``: the method searches with the run's budget, and the revision of the whole match
     pipeline (``"match"``) or of the refiner alone (``"refiner"``) decides its result; ``library``:
-    the retrieval library does; ``external_dir``: the folder of external presets does."""
+    the retrieval library does; ``external_dir``: the folder of external presets does;
+    ``estimator``: the trained estimator does."""
 
     name: str
     build: MethodFactory
@@ -81,6 +82,7 @@ class MethodSpec:
     revision: Literal["match", "refiner"] | None = None
     library: bool = False
     external_dir: bool = False
+    estimator: bool = False
 
 
 #: The methods by name, in registration order.
@@ -94,6 +96,7 @@ def register_method(
     revision: Literal["match", "refiner"] | None = None,
     library: bool = False,
     external_dir: bool = False,
+    estimator: bool = False,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator adding the factory ``build(context) -> method`` to :data:`METHODS` as ``name``.
 
@@ -103,7 +106,7 @@ def register_method(
     def deco(build: MethodFactory) -> MethodFactory:
         if name in METHODS and METHODS[name].build is not build:
             raise ValueError(f"method {name!r} is already registered by {METHODS[name].build.__qualname__}")
-        METHODS[name] = MethodSpec(name, build, description, revision, library, external_dir)
+        METHODS[name] = MethodSpec(name, build, description, revision, library, external_dir, estimator)
         return build
 
     return deco
@@ -266,3 +269,69 @@ def _external(context: MethodContext) -> MethodFn:
         return (Preset.from_file(f) if f.exists() else None), 0
 
     return _timed(pick)
+
+
+#: Draws from the estimator's distributions that ``estimator-best`` renders (the mode included).
+ESTIMATOR_BEST_OF = 8
+
+
+@register_method("estimator", description="the learned estimator's mode, no render", estimator=True)
+def _estimator(context: MethodContext) -> MethodFn:
+    def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        from synthmatch.search.scoring import fit_length
+
+        est = context.matcher.source("estimator").estimator
+        return est.presets(fit_length(item.audio, probe.n_samples), probe, n=1)[0], 0
+
+    return _timed(pick)
+
+
+@register_method(
+    "estimator-best",
+    description=f"the best of the estimator's mode and {ESTIMATOR_BEST_OF - 1} draws, by rendering them",
+    estimator=True,
+)
+def _estimator_best(context: MethodContext) -> MethodFn:
+    def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        from synthmatch.search.match import make_score, target_f0_of
+        from synthmatch.search.refine import Budget, Objective
+        from synthmatch.search.scoring import fit_length
+
+        est = context.matcher.source("estimator").estimator
+        presets = est.presets(fit_length(item.audio, probe.n_samples), probe, n=ESTIMATOR_BEST_OF)
+        obj = Objective(
+            score=make_score(item.audio, probe, target_f0=target_f0_of(an)),
+            pool=context.matcher.pool,
+            probe=probe,
+        )
+        evals = obj.evaluate_presets(presets, Budget(max_renders=len(presets)))
+        best = min(evals, key=lambda e: e.score)
+        return best.preset, obj.renders
+
+    return _timed(pick)
+
+
+@register_method(
+    "match-estimator",
+    description="the matcher with the estimator's proposals beside the library's",
+    revision="match",
+    library=True,
+    estimator=True,
+)
+def _match_estimator(context: MethodContext) -> MethodFn:
+    def method(item: Item) -> Attempt:
+        t0 = time.monotonic()
+        res = context.matcher.match(
+            (item.audio, item.sample_rate),
+            budget=context.budget,
+            candidates=1,
+            sources=("estimator", "library"),
+        )
+        release = res.analysis["release_s"]
+        if release is not None:
+            release += res.analysis["trimmed_start_s"]
+        return Attempt(
+            res.best.preset, res.probe, res.renders, time.monotonic() - t0, res.analysis["midi_note"], release
+        )
+
+    return method

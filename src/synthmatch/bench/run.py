@@ -29,7 +29,7 @@ from synthmatch.errors import SynthmatchError
 from synthmatch.render.pool import RenderPool
 from synthmatch.search.match import DEFAULT_BUDGET
 
-_PATH_FIELDS = ("hand_dir", "ood_dir", "external_dir", "library")
+_PATH_FIELDS = ("hand_dir", "ood_dir", "external_dir", "library", "estimator")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class BenchConfig:
         Folder of ``<item>.vital`` presets of the ``external`` method.
     library : str
         Library folder of the matcher (None: the bundled library).
+    estimator : str
+        Trained estimator folder of the estimator methods (None: the one shipped in the package).
     workers : int
         Render workers (None: the usable cores; on Ray, the cluster's CPUs).
     parallel_items : int
@@ -87,6 +89,7 @@ class BenchConfig:
     ood_dir: str | None = None
     external_dir: str | None = None
     library: str | None = None
+    estimator: str | None = None
     workers: int | None = None
     parallel_items: int = 1
     shard: tuple[int, int] | None = None
@@ -182,7 +185,9 @@ def run_benchmark(
             )
             stack.callback(rex.shutdown)
             ray_pool = RenderPool(executor=rex, workers=config.workers or rex.cpus)
-        matcher = stack.enter_context(Matcher(library=config.library, workers=config.workers, pool=ray_pool))
+        matcher = stack.enter_context(
+            Matcher(library=config.library, workers=config.workers, pool=ray_pool, estimator=config.estimator)
+        )
         pool = matcher.pool
         fns = make_methods(methods, matcher=matcher, budget=config.budget, external_dir=config.external_dir)
 

@@ -114,6 +114,12 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--library", default=defaults.library, help="library folder (default: the bundled library)"
     )
+    r.add_argument(
+        "--estimator",
+        default=defaults.estimator,
+        metavar="DIR",
+        help="trained estimator folder of the estimator methods (default: the one shipped, if any)",
+    )
     r.add_argument("--workers", type=positive_int, default=defaults.workers, help="render workers")
     r.add_argument(
         "--parallel-items",
@@ -185,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         ood_dir=args.ood_dir,
         external_dir=args.external_dir,
         library=args.library,
+        estimator=args.estimator,
         workers=args.workers,
         parallel_items=args.parallel_items,
         shard=_shard(args.shard),

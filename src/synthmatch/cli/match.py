@@ -82,6 +82,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"(default {','.join(defaults.sources)})",
     )
     p.add_argument(
+        "--estimator",
+        default=defaults.estimator,
+        metavar="DIR",
+        help="trained estimator folder for the 'estimator' source (default: the one shipped, if any)",
+    )
+    p.add_argument(
         "--refiner", default=defaults.refiner, choices=sorted(REFINERS), help="refinement strategy"
     )
     p.add_argument(
@@ -112,6 +118,7 @@ def config_from_args(args: argparse.Namespace) -> MatchConfig:
         candidates=args.candidates,
         note=args.note,
         sources=args.sources,
+        estimator=args.estimator,
         refiner=args.refiner,
         prune=args.prune,
         max_seconds_audio=args.max_seconds,

@@ -1,6 +1,7 @@
 """Search: proposal sources, the retrieval library, refiners, and the `match()` pipeline."""
 
 from synthmatch.search.config import MatchConfig
+from synthmatch.search.estimator import Estimator  # registers the "estimator" proposal source
 from synthmatch.search.library import Library
 from synthmatch.search.match import Matcher, MatchResult, match
 from synthmatch.search.proposals import SOURCES, Origin, Proposal, register_source
@@ -11,6 +12,7 @@ __all__ = [
     "REFINERS",
     "SOURCES",
     "Candidate",
+    "Estimator",
     "Library",
     "MatchConfig",
     "MatchResult",

@@ -43,6 +43,9 @@ class MatchConfig:
         Seed of the refiner (start ``j`` uses ``seed + j``).
     sources : tuple[str, ...]
         Proposal sources (:data:`synthmatch.search.proposals.SOURCES`), asked in this order.
+    estimator : str | None
+        Folder of the trained estimator the ``"estimator"`` source runs (``None``: the one shipped
+        in the package, or ``$SYNTHMATCH_ESTIMATOR``).
     refiner : str
         Refiner (:data:`synthmatch.search.refine.REFINERS`).
     refiner_options : dict
@@ -71,6 +74,7 @@ class MatchConfig:
     starts: int = DEFAULT_STARTS
     seed: int = 0
     sources: tuple[str, ...] = ("library",)
+    estimator: str | None = None
     refiner: str = "cmaes"
     refiner_options: dict[str, Any] = field(default_factory=dict, hash=False)
     align_pitch: bool = True

@@ -1,0 +1,149 @@
+"""The learned estimator at inference: audio → whole Vital presets in one pass, with no torch.
+
+A trained estimator is a folder (written by ``synthmatch train estimator``):
+
+- ``model.onnx`` — the network, run with ``onnxruntime`` on the CPU;
+- ``model_card.json`` — its configuration, the parameter-space hash it was trained on, the head
+  layout, the log-mel settings, the probe convention, the data it saw and the command that
+  rebuilds it;
+- ``wavetables.npz`` — the wavetables its wavetable heads choose from.
+
+:class:`Estimator` loads one and turns a target (its samples and probe) into presets: the mode of
+its distributions and draws from them. :class:`EstimatorSource` offers them to ``match`` as the
+proposal source ``"estimator"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from synthmatch.errors import SpecMismatchError, SynthmatchError
+from synthmatch.search.proposals import Origin, Proposal, register_source
+
+if TYPE_CHECKING:
+    from synthmatch.render.probe import Probe
+    from synthmatch.search.target import Target
+    from synthmatch.vital.preset import Preset
+
+#: Where a shipped estimator lives in the package, and the variable that points elsewhere.
+ESTIMATOR_ENV = "SYNTHMATCH_ESTIMATOR"
+MODEL_FILE = "model.onnx"
+CARD_FILE = "model_card.json"
+WAVETABLES_FILE = "wavetables.npz"
+
+
+def default_estimator_path() -> pathlib.Path:
+    """``$SYNTHMATCH_ESTIMATOR``, else the estimator shipped in the package."""
+    env = os.environ.get(ESTIMATOR_ENV)
+    if env:
+        return pathlib.Path(env)
+    return pathlib.Path(__file__).resolve().parent.parent / "resources" / "estimator"
+
+
+class Estimator:
+    """A trained estimator loaded for inference (see the module docstring).
+
+    Raises :class:`~synthmatch.errors.SynthmatchError` for a folder that is not one, and
+    :class:`~synthmatch.errors.SpecMismatchError` for a model trained on another parameter space.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, threads: int = 1) -> None:
+        from synthmatch.audio.features import LogMelConfig
+        from synthmatch.vital.spec import default_space
+
+        self.path = pathlib.Path(path) if path is not None else default_estimator_path()
+        missing = [f for f in (MODEL_FILE, CARD_FILE) if not (self.path / f).is_file()]
+        if missing:
+            raise SynthmatchError(
+                f"no estimator at {self.path} (missing {', '.join(missing)}). Hint: train one with "
+                "`synthmatch train estimator --config small --dataset DIR --out DIR` and pass its folder "
+                f"(--estimator DIR or ${ESTIMATOR_ENV})."
+            )
+        self.card: dict[str, Any] = json.loads((self.path / CARD_FILE).read_text())
+        space = default_space()
+        if self.card.get("spec_hash") != space.spec_hash:
+            raise SpecMismatchError(
+                f"the estimator at {self.path} was trained on parameter space {self.card.get('spec_hash')}, "
+                f"this synthmatch declares {space.spec_hash}. Hint: retrain it with "
+                "`synthmatch train estimator` on a dataset built by this version."
+            )
+        self.mel_config = LogMelConfig.from_dict(self.card["features"]["config"])
+        self.render_seconds = float(self.card["probe"]["render_seconds"])
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise SynthmatchError(
+                "the learned estimator needs onnxruntime, which is not installed. Hint: pip install onnxruntime"
+            ) from exc
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(self.path / MODEL_FILE), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        #: What identifies this model's answers (the benchmark's key for logged attempts).
+        self.fingerprint = hashlib.sha256(
+            (self.path / MODEL_FILE).read_bytes() + (self.path / CARD_FILE).read_bytes()
+        ).hexdigest()[:16]
+        self._decoding: tuple[Any, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name") or self.path.name)
+
+    def features(self, samples: np.ndarray, probe: Probe) -> dict[str, np.ndarray]:
+        """The model's inputs for one target: ``mel`` [1, n_mels, frames] and ``probe`` [1, 3].
+
+        The target is cut or zero-padded to the training renders' length first, so it is seen as
+        the training items were."""
+        from synthmatch.audio.features import log_mel
+        from synthmatch.search.scoring import fit_length
+
+        n = round(self.render_seconds * self.mel_config.sample_rate)
+        mel = np.asarray(log_mel(fit_length(samples, n), self.mel_config), np.float32)
+        from synthmatch.models.layout import probe_vector
+
+        vec = probe_vector(note=probe.note, velocity=probe.velocity, note_seconds=probe.note_seconds)
+        return {"mel": mel[None], "probe": vec}
+
+    def predict(self, samples: np.ndarray, probe: Probe) -> dict[str, np.ndarray]:
+        """The network's outputs for one target, by name (batch of one)."""
+        outs = self.session.run(self.output_names, self.features(samples, probe))
+        return dict(zip(self.output_names, outs))
+
+    def presets(self, samples: np.ndarray, probe: Probe, *, n: int = 1) -> list[Preset]:
+        """The mode, then draws ``1 .. n - 1`` from the predicted distributions, as presets (each
+        draw is reproducible: :func:`synthmatch.models.decode.decode`)."""
+        from synthmatch.models.decode import decode
+
+        if self._decoding is None:
+            from synthmatch.models.layout import EstimatorLayout
+            from synthmatch.models.vocab import load_wavetables
+
+            layout = EstimatorLayout.from_dict(self.card["layout"])
+            tables = None
+            if (self.path / WAVETABLES_FILE).is_file():
+                _, tables = load_wavetables(self.path / WAVETABLES_FILE)
+            self._decoding = (layout, tables)
+        layout, tables = self._decoding
+        outputs = self.predict(samples, probe)
+        return [decode(outputs, layout, row=0, sample=k or None, tables=tables) for k in range(max(1, n))]
+
+
+@register_source("estimator")
+class EstimatorSource:
+    """The learned estimator's answers: its mode first, then draws from its distributions."""
+
+    def __init__(self, matcher: Any) -> None:
+        self.estimator = Estimator(getattr(matcher.config, "estimator", None))
+
+    def propose(self, target: Target, k: int) -> list[Proposal]:
+        presets = self.estimator.presets(target.samples, target.probe, n=k)
+        return [Proposal(p, Origin("estimator", j)) for j, p in enumerate(presets)]
