@@ -637,3 +637,16 @@ def test_merge_joins_methods_run_separately_on_the_same_items(tmp_path):
     write("other", ["d"], {"match": [3.0]}, {"match": "another revision"}, 60)
     with pytest.raises(SynthmatchError, match="other settings"):
         merge_scores([tmp_path / "run", tmp_path / "other"], tmp_path / "m3")
+
+
+def test_knn_train_retrieves_from_the_library_it_is_given(tiny_lib, tmp_path):
+    report = _dev_rand_bench(
+        tiny_lib, tmp_path / "kt", methods=["knn", "knn-train"], n_rand=2, train_library=str(tiny_lib)
+    )
+    scores = json.loads((tmp_path / "kt" / "scores_id-rand-dev777.json").read_text())
+    # the same library as the matcher's: the same answers, keyed by the training library too
+    assert scores["scores"]["knn"] == scores["scores"]["knn-train"]
+    assert "train_library" in json.loads(scores["keys"]["knn-train"])
+    assert report["suites"][0]["metrics"]["knn-train"]["n_scored"] == 2
+    with pytest.raises(SynthmatchError, match="--train-library"):
+        _dev_rand_bench(tiny_lib, tmp_path / "none", methods=["knn-train"], n_rand=1)

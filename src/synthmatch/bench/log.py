@@ -115,7 +115,13 @@ def analysis_inputs(item: Item) -> str:
 
 
 def settings_key(
-    method: str, *, budget: int, matcher: Any, external_dir: str | None = None, legacy: bool = False
+    method: str,
+    *,
+    budget: int,
+    matcher: Any,
+    external_dir: str | None = None,
+    train_library: str | None = None,
+    legacy: bool = False,
 ) -> str:
     """What decides a method's result on an item, for reusing logged attempts (besides the item's
     analysis, which each logged line carries: :func:`analysis_inputs`): the method, the package
@@ -144,6 +150,11 @@ def settings_key(
         )
     if spec.external_dir:
         parts["external_dir"] = str(pathlib.Path(external_dir or ".").resolve())
+    if spec.train_library and train_library:
+        from synthmatch.bench.methods import load_train_library
+
+        provenance = load_train_library(train_library).provenance
+        parts["train_library"] = zlib.crc32(json.dumps(provenance, sort_keys=True, default=str).encode())
     if spec.estimator:
         parts["estimator"] = matcher.source("estimator").estimator.fingerprint
     return json.dumps(parts, sort_keys=True)

@@ -57,11 +57,13 @@ class MethodContext:
 
     ``matcher`` is a :class:`synthmatch.search.match.Matcher` (its pool renders the searches; None
     for methods that use neither); ``budget`` the render budget of one match;
-    ``external_dir`` the folder of ``<item name>.vital`` presets of the ``external`` method."""
+    ``external_dir`` the folder of ``<item name>.vital`` presets of the ``external`` method;
+    ``train_library`` the library built from the estimator's training set (``knn-train``)."""
 
     matcher: Any
     budget: int
     external_dir: str | None = None
+    train_library: str | None = None
 
 
 MethodFactory = Callable[[MethodContext], MethodFn]
@@ -74,7 +76,8 @@ class MethodSpec:
     ``revision``: the method searches with the run's budget, and the revision of the whole match
     pipeline (``"match"``) or of the refiner alone (``"refiner"``) decides its result; ``library``:
     the retrieval library does; ``external_dir``: the folder of external presets does;
-    ``estimator``: the trained estimator does."""
+    ``estimator``: the trained estimator does; ``train_library``: the library of the estimator's
+    training set does."""
 
     name: str
     build: MethodFactory
@@ -83,6 +86,7 @@ class MethodSpec:
     library: bool = False
     external_dir: bool = False
     estimator: bool = False
+    train_library: bool = False
 
 
 #: The methods by name, in registration order.
@@ -97,6 +101,7 @@ def register_method(
     library: bool = False,
     external_dir: bool = False,
     estimator: bool = False,
+    train_library: bool = False,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator adding the factory ``build(context) -> method`` to :data:`METHODS` as ``name``.
 
@@ -106,7 +111,9 @@ def register_method(
     def deco(build: MethodFactory) -> MethodFactory:
         if name in METHODS and METHODS[name].build is not build:
             raise ValueError(f"method {name!r} is already registered by {METHODS[name].build.__qualname__}")
-        METHODS[name] = MethodSpec(name, build, description, revision, library, external_dir, estimator)
+        METHODS[name] = MethodSpec(
+            name, build, description, revision, library, external_dir, estimator, train_library
+        )
         return build
 
     return deco
@@ -134,13 +141,16 @@ def make_methods(
     matcher: Any,
     budget: int,
     external_dir: str | None = None,
+    train_library: str | None = None,
 ) -> dict[str, MethodFn]:
     """The methods ``names`` (old names accepted, :func:`canonical_methods`), built on one context."""
     names = canonical_methods(names)
     unknown = set(names) - set(METHODS)
     if unknown:
         raise SynthmatchError(f"unknown methods {sorted(unknown)}; choose from {sorted(METHODS)}")
-    context = MethodContext(matcher=matcher, budget=budget, external_dir=external_dir)
+    context = MethodContext(
+        matcher=matcher, budget=budget, external_dir=external_dir, train_library=train_library
+    )
     return {n: METHODS[n].build(context) for n in names}
 
 
@@ -335,3 +345,35 @@ def _match_estimator(context: MethodContext) -> MethodFn:
         )
 
     return method
+
+
+@functools.lru_cache(maxsize=2)
+def load_train_library(path: str) -> Any:
+    """The library built from the estimator's training set (``synthmatch library build --dataset``)."""
+    from synthmatch.search.library import Library
+
+    return Library.load(path)
+
+
+@register_method(
+    "knn-train",
+    description="the nearest preset of a library built from the estimator's training set (--train-library)",
+    train_library=True,
+)
+def _knn_train(context: MethodContext) -> MethodFn:
+    if not context.train_library:
+        raise SynthmatchError(
+            "knn-train needs --train-library: a library built from the estimator's training set "
+            "(synthmatch library build --dataset DATASET --out LIB)"
+        )
+    from synthmatch.audio.features import get_embedding
+
+    library = load_train_library(context.train_library)
+    emb = library.provenance["embedding"]
+    embedding = get_embedding(emb["name"], **emb.get("config", {}))
+
+    def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        idx, _ = library.search(embedding.embed(item.audio, item.sample_rate), 1)
+        return library.preset(int(idx[0])), 0
+
+    return _timed(pick)

@@ -29,7 +29,7 @@ from synthmatch.errors import SynthmatchError
 from synthmatch.render.pool import RenderPool
 from synthmatch.search.match import DEFAULT_BUDGET
 
-_PATH_FIELDS = ("hand_dir", "ood_dir", "external_dir", "library", "estimator")
+_PATH_FIELDS = ("hand_dir", "ood_dir", "external_dir", "library", "estimator", "train_library")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class BenchConfig:
         Library folder of the matcher (None: the bundled library).
     estimator : str
         Trained estimator folder of the estimator methods (None: the one shipped in the package).
+    train_library : str
+        Library built from the estimator's training set, for ``knn-train``.
     workers : int
         Render workers (None: the usable cores; on Ray, the cluster's CPUs).
     parallel_items : int
@@ -90,6 +92,7 @@ class BenchConfig:
     external_dir: str | None = None
     library: str | None = None
     estimator: str | None = None
+    train_library: str | None = None
     workers: int | None = None
     parallel_items: int = 1
     shard: tuple[int, int] | None = None
@@ -189,11 +192,22 @@ def run_benchmark(
             Matcher(library=config.library, workers=config.workers, pool=ray_pool, estimator=config.estimator)
         )
         pool = matcher.pool
-        fns = make_methods(methods, matcher=matcher, budget=config.budget, external_dir=config.external_dir)
+        fns = make_methods(
+            methods,
+            matcher=matcher,
+            budget=config.budget,
+            external_dir=config.external_dir,
+            train_library=config.train_library,
+        )
 
         def key_of(method: str, *, legacy: bool = False) -> str:
             return settings_key(
-                method, budget=config.budget, matcher=matcher, external_dir=config.external_dir, legacy=legacy
+                method,
+                budget=config.budget,
+                matcher=matcher,
+                external_dir=config.external_dir,
+                train_library=config.train_library,
+                legacy=legacy,
             )
 
         for name in config.suites:

@@ -120,6 +120,13 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="trained estimator folder of the estimator methods (default: the one shipped, if any)",
     )
+    r.add_argument(
+        "--train-library",
+        default=defaults.train_library,
+        metavar="LIB",
+        help="library built from the estimator's training set, for knn-train "
+        "(synthmatch library build --dataset DATASET --out LIB)",
+    )
     r.add_argument("--workers", type=positive_int, default=defaults.workers, help="render workers")
     r.add_argument(
         "--parallel-items",
@@ -192,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         external_dir=args.external_dir,
         library=args.library,
         estimator=args.estimator,
+        train_library=args.train_library,
         workers=args.workers,
         parallel_items=args.parallel_items,
         shard=_shard(args.shard),
