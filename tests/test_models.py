@@ -258,12 +258,11 @@ def test_decode_of_the_targets_rebuilds_the_dataset_presets(tiny, layout, space)
     keys = item_wavetable_keys(tiny)
     t = training_targets(batch, layout, wavetable_class=wavetable_classes(keys, layout))
     n, big = len(tiny), 30.0
-    onehot = (
-        lambda idx, sizes: np.concatenate(  # noqa: E731
-            [np.where(np.arange(s)[None] == idx[:, i : i + 1], big, -big) for i, s in enumerate(sizes)],
-            axis=1,
-        )
-    )
+
+    def onehot(idx, sizes):
+        cols = [np.where(np.arange(s)[None] == idx[:, i : i + 1], big, -big) for i, s in enumerate(sizes)]
+        return np.concatenate(cols, axis=1)
+
     k = 2
     out = {
         "embedding": np.zeros((n, 4), np.float32),

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "synthmatch.cli.bench",
     "synthmatch.cli.explain",
     "synthmatch.cli.spec",
+    "synthmatch.cli.train",
 )
 
 

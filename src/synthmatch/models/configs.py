@@ -1,0 +1,227 @@
+"""Named, frozen configurations of the learned estimator (torch-free).
+
+An :class:`EstimatorConfig` holds everything that defines a trained model: the model
+(:class:`ModelConfig`: encoder name and options, trunk, head sizes), the training
+(:class:`TrainConfig`) and the data it is trained on (:class:`DataConfig`, used to build the
+dataset when it is missing). Every config round-trips through ``to_dict``/``from_dict`` (JSON) and
+is stored in checkpoints and model cards. :mod:`synthmatch.models.builders` turns them into modules.
+
+Named configurations (:data:`CONFIGS`, :func:`get_config`):
+
+* ``debug`` — a few thousand weights; trains on a dozen items in seconds (tests);
+* ``small`` — sized to train on a 2-core CPU on 50k items in about two hours and to export to
+  well under 25 MB (see docs for the measured time per epoch);
+* ``large`` — a wider CNN and trunk, bigger batches and vocabulary, for a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from synthmatch.errors import ParameterError
+
+C = TypeVar("C", bound="FrozenConfig")
+
+
+@dataclass(frozen=True)
+class FrozenConfig:
+    """A frozen dataclass with ``to_dict``/``from_dict`` (nested configs, tuples as lists)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, FrozenConfig):
+                v = v.to_dict()
+            elif isinstance(v, tuple):
+                v = list(v)
+            elif isinstance(v, Mapping):
+                v = dict(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls: type[C], d: Mapping[str, Any] | None) -> C:
+        d = dict(d or {})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(d) - set(fields)
+        if unknown:
+            raise ParameterError(
+                f"unknown {cls.__name__} options {sorted(unknown)}. Hint: valid options are {sorted(fields)}."
+            )
+        kwargs: dict[str, Any] = {}
+        defaults = cls()
+        for k, v in d.items():
+            current = getattr(defaults, k)
+            if isinstance(current, FrozenConfig):
+                v = type(current).from_dict(v)
+            elif isinstance(current, tuple) and isinstance(v, list):
+                v = tuple(v)
+            kwargs[k] = v
+        return cls(**kwargs)
+
+    def replace(self: C, **changes: Any) -> C:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class DataConfig(FrozenConfig):
+    """The training data: how to build it when the dataset folder is missing, and the split.
+
+    The validation split holds the items whose index hashes below ``val_fraction``
+    (:func:`synthmatch.train.split.is_validation`), so it is the same whatever the shard
+    order, the number of items or the machine.
+    """
+
+    n_items: int = 50_000
+    seed: int = 1
+    sampler: str = "mix"
+    probe_sampler: str = "range"
+    render_seconds: float = 4.0
+    shard_size: int = 1000
+    val_fraction: float = 0.05
+    split_salt: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig(FrozenConfig):
+    """The network: an encoder from the registry, a trunk, and head sizes.
+
+    ``encoder_options`` go to the encoder's own config (e.g. :class:`LogMelCNNConfig`).
+    ``wavetable_vocab`` is V (classes including "other"); ``wavetable_max_mb`` caps the gzip'd
+    size of the vocabulary's tables shipped beside the model.
+    """
+
+    encoder: str = "logmel-cnn"
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    hidden: int = 384
+    trunk_layers: int = 2
+    dropout: float = 0.1
+    mdn_components: int = 4
+    sigma_min: float = 0.002
+    mod_rank: int = 32
+    wavetable_vocab: int = 256
+    wavetable_max_mb: float = 6.0
+
+
+@dataclass(frozen=True)
+class TrainConfig(FrozenConfig):
+    """Optimisation and losses.
+
+    ``loss_weights`` multiply each head's loss (``cont``, ``bool``, ``disc``, ``cat``, ``order``,
+    ``mod``, ``mod_amount``, ``wt``); within a head, parameters are weighted by ``ParamSpec.weight``
+    and only active ones count. The modulation presence loss is a binary cross-entropy summed over
+    the sources × destinations map and divided by the number of sources, with positives weighted
+    by ``mod_pos_weight`` (connections are sparse), plus ``mod_sparsity`` times the summed
+    presence probabilities.
+    """
+
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    grad_clip: float = 1.0
+    seed: int = 0
+    threads: int = 2
+    checkpoint_every_s: float = 600.0
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "cont": 1.0,
+            "bool": 1.0,
+            "disc": 1.0,
+            "cat": 1.0,
+            "order": 0.5,
+            "mod": 1.0,
+            "mod_amount": 1.0,
+            "wt": 1.0,
+        }
+    )
+    mod_pos_weight: float = 10.0
+    mod_sparsity: float = 0.01
+
+
+@dataclass(frozen=True)
+class LogMelCNNConfig(FrozenConfig):
+    """Options of the ``logmel-cnn`` encoder (:class:`synthmatch.models.encoders.LogMelCNN`).
+
+    The log-mel (dB) is scaled as ``(mel + mel_offset) / mel_scale``; ``time_pool`` averages
+    frames before the first convolution; each of ``channels`` is a conv block that halves both
+    axes (3×3 conv, stride 2 or 2×2 max pool, batch norm, FiLM from the probe, GELU); then ``temporal_layers`` dilated 1-D
+    convolutions over time and mean/max/attention pooling give ``embedding_dim`` features.
+    The input needs at least ``time_pool * 2 ** len(channels)`` frames.
+    """
+
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    time_pool: int = 2
+    embedding_dim: int = 256
+    temporal_layers: int = 2
+    mel_offset: float = 40.0
+    mel_scale: float = 40.0
+    film: bool = True
+
+
+@dataclass(frozen=True)
+class EstimatorConfig(FrozenConfig):
+    """A named estimator configuration: model, training and data."""
+
+    name: str = "custom"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+CONFIGS: dict[str, EstimatorConfig] = {
+    "debug": EstimatorConfig(
+        name="debug",
+        model=ModelConfig(
+            encoder_options={"channels": [8, 16], "embedding_dim": 32, "temporal_layers": 1, "time_pool": 2},
+            hidden=64,
+            trunk_layers=1,
+            dropout=0.0,
+            mdn_components=2,
+            mod_rank=4,
+            wavetable_vocab=16,
+            wavetable_max_mb=2.0,
+        ),
+        train=TrainConfig(epochs=3, batch_size=8, lr=3e-3, warmup_steps=0, checkpoint_every_s=0.0),
+        data=DataConfig(n_items=48, shard_size=16, val_fraction=0.2),
+    ),
+    "small": EstimatorConfig(name="small"),
+    "large": EstimatorConfig(
+        name="large",
+        model=ModelConfig(
+            encoder_options={
+                "channels": [32, 64, 128, 256, 256],
+                "embedding_dim": 512,
+                "temporal_layers": 3,
+                "time_pool": 1,
+            },
+            hidden=1024,
+            trunk_layers=3,
+            mdn_components=8,
+            mod_rank=64,
+            wavetable_vocab=512,
+            wavetable_max_mb=24.0,
+        ),
+        train=TrainConfig(epochs=40, batch_size=256, lr=1e-3, warmup_steps=1000, threads=8),
+        data=DataConfig(n_items=1_000_000, shard_size=2000, val_fraction=0.02),
+    ),
+}
+
+
+def config_names() -> list[str]:
+    return list(CONFIGS)
+
+
+def get_config(name: str) -> EstimatorConfig:
+    """The named configuration (``debug``, ``small``, ``large``)."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ParameterError(
+            f"unknown estimator config {name!r}; choose one of {', '.join(CONFIGS)}"
+        ) from None

@@ -1,0 +1,506 @@
+"""Train the learned estimator: ``synthmatch train estimator`` as a library call (torch).
+
+:func:`train_estimator` builds the dataset if its folder is missing (the existing builder, with
+the config's :class:`~synthmatch.models.configs.DataConfig`), splits it by item-index hash
+(:mod:`synthmatch.train.split`), builds the wavetable vocabulary from the training split, trains
+with per-epoch validation, writes ``metrics.jsonl`` (one JSON object per epoch) and a resumable
+``checkpoint.pt`` (after every epoch and every ``checkpoint_every_s`` seconds), and exports
+``estimator.onnx``, ``wavetables.npz``, ``model_card.json`` and ``model_card.md``
+(:mod:`synthmatch.models.export`).
+
+A killed run resumes with ``resume=True`` (``--resume``): the same epoch plan is rebuilt from
+``(seed, epoch)`` and the batches already trained are skipped, so a resumed run sees the same
+batches in the same order as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+import shlex
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from synthmatch.data import build_dataset, open_dataset
+from synthmatch.data.reader import Dataset
+from synthmatch.data.shards import MANIFEST
+from synthmatch.errors import DatasetError, ParameterError, SynthmatchError
+from synthmatch.models.builders import (
+    build_loss,
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    count_parameters,
+)
+from synthmatch.models.checkpoint import load_checkpoint, save_checkpoint
+from synthmatch.models.configs import EstimatorConfig, get_config
+from synthmatch.models.export import (
+    ONNX_FILE,
+    WAVETABLES_FILE,
+    export_onnx,
+    json_safe,
+    onnx_max_difference,
+    write_model_card,
+)
+from synthmatch.models.layout import EstimatorLayout, wavetable_classes
+from synthmatch.models.losses import GROUPS, EstimatorLoss, batch_metrics, finish_metrics
+from synthmatch.models.network import as_dict
+from synthmatch.models.vocab import build_wavetable_vocab, item_wavetable_keys, save_wavetables
+from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S
+from synthmatch.train.data import BatchReader, epoch_plan
+from synthmatch.train.split import is_validation
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class TrainProgress:
+    """What :func:`train_estimator` reports to its progress callback (raising from it cancels)."""
+
+    phase: Literal["build", "train", "val", "export"]
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    step: int
+    loss: float = float("nan")
+
+
+ProgressCallback = Callable[[TrainProgress], None]
+
+
+@dataclass
+class TrainResult:
+    out: pathlib.Path
+    onnx: pathlib.Path
+    checkpoint: pathlib.Path
+    card: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    epochs_run: int = 0
+    seconds: float = 0.0
+
+
+def resolve_config(config: EstimatorConfig | str | os.PathLike[str]) -> EstimatorConfig:
+    """A config object, a named config (``debug``, ``small``, ``large``) or a JSON file of one."""
+    if isinstance(config, EstimatorConfig):
+        return config
+    text = str(config)
+    if text.endswith(".json") or os.sep in text:
+        p = pathlib.Path(text)
+        if not p.exists():
+            raise ParameterError(f"config file {p} does not exist")
+        return EstimatorConfig.from_dict(json.loads(p.read_text()))
+    return get_config(text)
+
+
+def _build_missing(
+    path: pathlib.Path,
+    cfg: EstimatorConfig,
+    *,
+    workers: int | None,
+    build_options: Mapping[str, Any] | None,
+    progress: ProgressCallback | None,
+) -> None:
+    d = cfg.data
+    render_s = float(d.render_seconds)
+    probe = DEFAULT_PROBE.replace(
+        render_seconds=render_s, note_seconds=min(DEFAULT_PROBE.note_seconds, render_s - NOTE_OFF_MARGIN_S)
+    )
+    opts: dict[str, Any] = {
+        "sampler": d.sampler,
+        "seed": d.seed,
+        "probe": probe,
+        "probe_sampler": d.probe_sampler,
+        "shard_size": d.shard_size,
+    }
+    opts.update(build_options or {})
+    if "executor" not in opts:
+        opts["workers"] = workers
+    log.info(
+        "dataset %s is missing: building %d items (%s sampler, %s probes)",
+        path,
+        d.n_items,
+        d.sampler,
+        d.probe_sampler,
+    )
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress(TrainProgress("build", 0, cfg.train.epochs, done, total, 0))
+
+    build_dataset(path, n=d.n_items, progress=report, **opts)
+
+
+def _provenance(ds: Dataset, cfg: EstimatorConfig, n_train: int, n_val: int) -> dict[str, Any]:
+    m = ds.manifest
+    return {
+        "dataset": str(ds.root),
+        "manifest_spec_hash": m.get("spec_hash"),
+        "status": m.get("status"),
+        "items": len(ds),
+        "requested": m.get("n"),
+        "seed": m.get("seed"),
+        "sampler": m.get("sampler", {}).get("name"),
+        "sampler_config": m.get("sampler", {}).get("config"),
+        "probe_sampler": m.get("probe_sampler", {}).get("name"),
+        "probe": m.get("probe"),
+        "features": m.get("features"),
+        "val_fraction": cfg.data.val_fraction,
+        "split_salt": cfg.data.split_salt,
+        "train_items": n_train,
+        "val_items": n_val,
+    }
+
+
+def _same_data(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    keys = ("manifest_spec_hash", "seed", "sampler", "sampler_config", "probe_sampler", "probe", "features")
+    return [k for k in keys if a.get(k) != b.get(k)]
+
+
+def _tensors(batch: Mapping[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    loss_fn: EstimatorLoss,
+    reader: BatchReader,
+    positions: np.ndarray,
+    *,
+    batch_size: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """Validation loss (total and per head) and metrics (:func:`~synthmatch.models.losses.batch_metrics`)."""
+    if not len(positions):
+        return {}
+    model.eval()
+    loss_sum = {g: 0.0 for g in ("loss", *GROUPS)}
+    sums: dict[str, float] = {}
+    n = 0
+    for pos in epoch_plan(reader, positions, batch_size=batch_size, seed=0, epoch=0, shuffle=False):
+        t = _tensors(reader.batch(pos), device)
+        out = as_dict(model(t["mel"], t["probe"]))
+        total, parts = loss_fn(out, t)
+        b = len(pos)
+        loss_sum["loss"] += float(total) * b
+        for g in GROUPS:
+            loss_sum[g] += float(parts[g]) * b
+        for k, v in batch_metrics(out, t, reader.layout).items():
+            sums[k] = sums.get(k, 0.0) + v
+        n += b
+    return {**{k: v / n for k, v in loss_sum.items()}, **finish_metrics(sums)}
+
+
+def train_estimator(
+    *,
+    config: EstimatorConfig | str,
+    dataset: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    epochs: int | None = None,
+    resume: bool = False,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    build_options: Mapping[str, Any] | None = None,
+    command: str | None = None,
+    device: str = "cpu",
+) -> TrainResult:
+    """Train (or resume) an estimator and export it (see the module docstring).
+
+    Parameters
+    ----------
+    config : EstimatorConfig or str
+        A config, a name (``debug``, ``small``, ``large``) or a JSON file.
+    dataset : path
+        The dataset folder; built with the config's data settings when it does not exist.
+    out : path
+        The run folder (checkpoint, metrics, exported model).
+    epochs : int, optional
+        Overrides the config's number of epochs (the total, counting epochs already trained).
+    resume : bool
+        Continue the checkpoint in ``out``. Without it, a run folder holding a checkpoint is refused.
+    progress : callable, optional
+        Called with :class:`TrainProgress` after each batch; raising from it stops the run
+        (the last checkpoint stays).
+    workers : int, optional
+        Render workers when the dataset has to be built.
+    threads : int, optional
+        torch CPU threads (default: the config's). On a machine shared with other busy
+        processes one thread is much faster than two (threads that wait on each other spin).
+    build_options : mapping, optional
+        Extra options of :func:`synthmatch.data.build_dataset` when the dataset is built (e.g. ``probe``).
+    command : str, optional
+        The command line recorded in the model card (default: the equivalent CLI command).
+    device : str
+        torch device ("cpu", "cuda").
+    """
+    t_start = time.monotonic()
+    cfg = resolve_config(config)
+    if epochs is not None:
+        if epochs < 1:
+            raise ParameterError(f"epochs must be >= 1, got {epochs}")
+        cfg = cfg.replace(train=cfg.train.replace(epochs=int(epochs)))
+    out_dir = pathlib.Path(out)
+    ckpt_path = out_dir / CHECKPOINT
+    if ckpt_path.exists() and not resume:
+        raise SynthmatchError(
+            f"{out_dir} already holds a training run ({CHECKPOINT}). Hint: pass --resume to continue it, "
+            "or choose another --out."
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ds_path = pathlib.Path(dataset)
+    if not (ds_path / MANIFEST).exists():
+        _build_missing(ds_path, cfg, workers=workers, build_options=build_options, progress=progress)
+    ds = open_dataset(ds_path)
+    torch.set_num_threads(int(threads or cfg.train.threads))
+    torch.manual_seed(cfg.train.seed)
+    dev = torch.device(device)
+
+    val_mask = is_validation(ds.indices(), fraction=cfg.data.val_fraction, salt=cfg.data.split_salt)
+    train_pos, val_pos = np.nonzero(~val_mask)[0], np.nonzero(val_mask)[0]
+    if len(train_pos) < 2:
+        raise DatasetError(
+            f"{ds_path} has {len(train_pos)} training items (of {len(ds)}); at least 2 are needed. "
+            "Hint: build more items or lower data.val_fraction."
+        )
+    keys = item_wavetable_keys(ds)
+    provenance = _provenance(ds, cfg, len(train_pos), len(val_pos))
+
+    doc = load_checkpoint(ckpt_path, space=ds.space) if resume and ckpt_path.exists() else None
+    if doc is not None:
+        saved = EstimatorConfig.from_dict(doc["config"])
+        if saved.replace(train=saved.train.replace(epochs=0)) != cfg.replace(
+            train=cfg.train.replace(epochs=0)
+        ):
+            raise SynthmatchError(
+                f"the checkpoint in {out_dir} was trained with config {saved.name!r} and other settings than "
+                f"{cfg.name!r}. Hint: resume with the same --config (only --epochs may change)."
+            )
+        differ = _same_data(doc["provenance"], provenance)
+        if differ:
+            raise DatasetError(
+                f"the checkpoint in {out_dir} was trained on another dataset (differs in {', '.join(differ)}). "
+                f"Hint: resume with --dataset {doc['provenance'].get('dataset')}."
+            )
+        layout = EstimatorLayout.from_dict(doc["layout"])
+    else:
+        vocab = build_wavetable_vocab(
+            ds,
+            size=cfg.model.wavetable_vocab,
+            positions=train_pos,
+            max_bytes=int(cfg.model.wavetable_max_mb * 1e6),
+            keys=keys,
+        )
+        names = [str(ds.store.get(k).get("name", "")) for k, _ in vocab]
+        layout = EstimatorLayout.from_space(ds.space, [k for k, _ in vocab], wavetable_names=names)
+    reader = BatchReader(ds, layout, wavetable_classes(keys, layout))
+    log_mel = dict(ds.manifest["features"]["config"])
+    n_mels = int(log_mel["n_mels"])
+
+    model = build_model(cfg, layout, n_mels=n_mels).to(dev)
+    frames = int(ds.manifest["arrays"]["mel"][1])
+    if frames < model.encoder.min_frames:
+        raise DatasetError(
+            f"{ds_path} holds {frames} log-mel frames per item; encoder {cfg.model.encoder!r} needs at least "
+            f"{model.encoder.min_frames}. Hint: render longer probes or use fewer conv blocks."
+        )
+    loss_fn = build_loss(cfg, layout).to(dev)
+    optimizer = build_optimizer(cfg, model)
+    steps_per_epoch = len(epoch_plan(reader, train_pos, batch_size=cfg.train.batch_size, seed=0, epoch=0))
+    scheduler = build_scheduler(cfg, optimizer, total_steps=steps_per_epoch * cfg.train.epochs)
+    state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "sums": {}, "n": 0, "skipped": 0}
+    if doc is not None:
+        model.load_state_dict(doc["state_dict"])
+        optimizer.load_state_dict(doc["optimizer"])
+        scheduler.load_state_dict(doc["scheduler"])
+        torch.set_rng_state(doc["rng"]["torch"])
+        state.update(doc["progress"])
+        log.info("resuming %s at epoch %d, batch %d", out_dir, state["epoch"] + 1, state["batch"])
+    (out_dir / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=1))
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            ckpt_path,
+            model=model,
+            config=cfg,
+            layout=layout,
+            log_mel=log_mel,
+            provenance=provenance,
+            progress=state,
+            optimizer=optimizer,
+            scheduler=scheduler,
+        )
+
+    history = _read_history(out_dir / METRICS, upto=int(state["epoch"]))
+    epochs_run = 0
+    last_save = time.monotonic()
+    for epoch in range(int(state["epoch"]), cfg.train.epochs):
+        plan = epoch_plan(
+            reader, train_pos, batch_size=cfg.train.batch_size, seed=cfg.train.seed, epoch=epoch
+        )
+        t_epoch = time.monotonic()
+        model.train()
+        for b in range(int(state["batch"]), len(plan)):
+            t = _tensors(reader.batch(plan[b]), dev)
+            out_t = as_dict(model(t["mel"], t["probe"]))
+            total, parts = loss_fn(out_t, t)
+            if not torch.isfinite(total):
+                state["skipped"] += 1
+                log.warning("epoch %d batch %d: non-finite loss, batch skipped", epoch + 1, b)
+                if state["skipped"] > max(10, len(plan) // 10):
+                    raise SynthmatchError(
+                        f"training diverged: {state['skipped']} batches with a non-finite loss. "
+                        "Hint: lower train.lr or raise model.sigma_min."
+                    )
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+                optimizer.step()
+                n = len(plan[b])
+                sums = state["sums"]
+                sums["loss"] = sums.get("loss", 0.0) + float(total.detach()) * n
+                for g in GROUPS:
+                    sums[g] = sums.get(g, 0.0) + float(parts[g].detach()) * n
+                state["n"] += n
+            scheduler.step()
+            state["step"] += 1
+            state["batch"] = b + 1
+            if progress is not None:
+                progress(
+                    TrainProgress(
+                        "train",
+                        epoch,
+                        cfg.train.epochs,
+                        b + 1,
+                        len(plan),
+                        state["step"],
+                        float(total.detach()),
+                    )
+                )
+            every = cfg.train.checkpoint_every_s
+            if every > 0 and time.monotonic() - last_save > every and b + 1 < len(plan):
+                checkpoint()
+                last_save = time.monotonic()
+        train_s = time.monotonic() - t_epoch
+        if progress is not None:
+            progress(TrainProgress("val", epoch, cfg.train.epochs, 0, 1, state["step"]))
+        val = evaluate(model, loss_fn, reader, val_pos, batch_size=cfg.train.batch_size, device=dev)
+        n_seen = max(int(state["n"]), 1)
+        record = {
+            "epoch": epoch + 1,
+            "step": state["step"],
+            "lr": float(scheduler.get_last_lr()[0]),
+            "train": {k: v / n_seen for k, v in state["sums"].items()},
+            "val": val,
+            "train_items": int(state["n"]),
+            "train_seconds": train_s,
+            "items_per_s": int(state["n"]) / train_s if train_s > 0 else None,
+            "skipped_batches": int(state["skipped"]),
+        }
+        history.append(record)
+        with open(out_dir / METRICS, "a") as fh:
+            fh.write(json.dumps(json_safe(record)) + "\n")
+        state = {"epoch": epoch + 1, "batch": 0, "step": state["step"], "sums": {}, "n": 0, "skipped": 0}
+        checkpoint()
+        last_save = time.monotonic()
+        epochs_run += 1
+        log.info(
+            "epoch %d/%d: train loss %.4f, val loss %.4f (%.0f s)",
+            epoch + 1,
+            cfg.train.epochs,
+            record["train"].get("loss", float("nan")),
+            val.get("loss", float("nan")),
+            train_s,
+        )
+
+    if progress is not None:
+        progress(TrainProgress("export", cfg.train.epochs, cfg.train.epochs, 0, 1, state["step"]))
+    model.eval()
+    onnx_path, opset = export_onnx(model.cpu(), out_dir / ONNX_FILE, n_mels=n_mels, frames=frames)
+    diff = onnx_max_difference(model, onnx_path, n_mels=n_mels, frames=frames)
+    wt_path = save_wavetables(out_dir / WAVETABLES_FILE, ds, layout.wavetable_vocab)
+    card = write_model_card(
+        out_dir,
+        config=cfg,
+        layout=layout,
+        log_mel=log_mel,
+        provenance=provenance,
+        metrics=history[-1] if history else {},
+        onnx={
+            "file": ONNX_FILE,
+            "opset": opset,
+            "inputs": {"mel": ["B", n_mels, "T"], "probe": ["B", 3]},
+            "outputs": layout.output_shapes(
+                embedding_dim=model.embedding_dim, mdn_components=cfg.model.mdn_components
+            ),
+            "min_frames": int(model.encoder.min_frames),
+            "bytes": onnx_path.stat().st_size,
+            "max_abs_diff_vs_torch": diff,
+        },
+        wavetables={
+            "file": WAVETABLES_FILE,
+            "tables": len(layout.wavetable_vocab),
+            "bytes": wt_path.stat().st_size,
+        },
+        command=command or _command(cfg, ds_path, out_dir),
+        parameters=count_parameters(model),
+    )
+    return TrainResult(
+        out=out_dir,
+        onnx=onnx_path,
+        checkpoint=ckpt_path,
+        card=card,
+        history=history,
+        epochs_run=epochs_run,
+        seconds=time.monotonic() - t_start,
+    )
+
+
+def _command(cfg: EstimatorConfig, dataset: pathlib.Path, out: pathlib.Path) -> str:
+    from synthmatch.models.configs import CONFIGS
+
+    named = CONFIGS.get(cfg.name)
+    same = named is not None and dataclasses.replace(
+        named, train=named.train.replace(epochs=0)
+    ) == cfg.replace(train=cfg.train.replace(epochs=0))
+    which = cfg.name if same else str(out / CONFIG_FILE)
+    return shlex.join(
+        [
+            "synthmatch",
+            "train",
+            "estimator",
+            "--config",
+            which,
+            "--dataset",
+            str(dataset),
+            "--out",
+            str(out),
+            "--epochs",
+            str(cfg.train.epochs),
+        ]
+    )
+
+
+def _read_history(path: pathlib.Path, *, upto: int) -> list[dict[str, Any]]:
+    """Metrics of the epochs already trained (a resumed run drops lines past its checkpoint)."""
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    kept = [r for r in records if int(r["epoch"]) <= upto]
+    if len(kept) != len(records):
+        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    return kept

@@ -1,0 +1,324 @@
+"""The estimator's torch side: configs, network, losses, checkpoints, training, resume and ONNX export."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from synthmatch.models.configs import CONFIGS, EstimatorConfig, get_config
+from synthmatch.models.layout import OUTPUT_NAMES, EstimatorLayout
+from synthmatch.train.split import is_validation
+from tests.conftest import SHORT_PROBE
+
+torch = pytest.importorskip("torch", reason="the estimator's training side needs the 'train' extra (torch)")
+
+from synthmatch.data import build_dataset, open_dataset  # noqa: E402
+from synthmatch.errors import ParameterError, SpecMismatchError, SynthmatchError  # noqa: E402
+from synthmatch.models.builders import build_loss, build_model, count_parameters  # noqa: E402
+from synthmatch.models.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint  # noqa: E402
+from synthmatch.models.encoders import ENCODERS, register_encoder  # noqa: E402
+from synthmatch.models.losses import plackett_luce_nll  # noqa: E402
+from synthmatch.models.network import as_dict  # noqa: E402
+from synthmatch.train.data import BatchReader, epoch_plan  # noqa: E402
+from synthmatch.train.estimator import CHECKPOINT, METRICS, TrainProgress, train_estimator  # noqa: E402
+from synthmatch.vital.spec import ParamSpace, default_space  # noqa: E402
+
+LHS_FAST = {"p_train_table": 0.0, "block_size": 64}
+BUILD = {
+    "sampler": "lhs",
+    "sampler_config": LHS_FAST,
+    "probe": SHORT_PROBE,
+    "probe_sampler": "range",
+    "seed": 4,
+}
+#: debug, with a validation share that leaves a few items out of 16.
+DEBUG = get_config("debug").replace(data=get_config("debug").data.replace(val_fraction=0.25, n_items=16))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, render_pool):
+    out = tmp_path_factory.mktemp("train") / "ds"
+    build_dataset(out, n=16, shard_size=6, executor=render_pool.executor, **BUILD)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    """A 4-epoch debug run (seconds)."""
+    out = tmp_path_factory.mktemp("run") / "debug"
+    return train_estimator(config=DEBUG, dataset=dataset, out=out, epochs=4, threads=1)
+
+
+def _layout():
+    return EstimatorLayout.from_space(default_space(), [f"key{i}" for i in range(5)])
+
+
+# ---------------------------------------------------------------------------------------
+# configs, network, losses
+# ---------------------------------------------------------------------------------------
+def test_named_configs_round_trip_and_small_fits_the_size_budget():
+    for name, cfg in CONFIGS.items():
+        again = EstimatorConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+        assert again == cfg and again.name == name
+    with pytest.raises(ParameterError, match="unknown"):
+        EstimatorConfig.from_dict({"modle": {}})
+    with pytest.raises(ParameterError, match="debug"):
+        get_config("huge")
+    small = get_config("small")
+    layout = EstimatorLayout.from_space(
+        default_space(), [f"k{i}" for i in range(small.model.wavetable_vocab - 1)]
+    )
+    weights_mb = count_parameters(build_model(small, layout, n_mels=64)) * 4 / 1e6
+    assert weights_mb + small.model.wavetable_max_mb <= 25.0  # ships inside the package
+    assert count_parameters(build_model(DEBUG, layout, n_mels=64)) < count_parameters(
+        build_model(small, layout, n_mels=64)
+    )
+
+
+def test_outputs_are_shaped_by_the_layout_for_any_length():
+    layout = _layout()
+    model = build_model(DEBUG, layout, n_mels=64).eval()
+    shapes = layout.output_shapes(
+        embedding_dim=model.embedding_dim, mdn_components=DEBUG.model.mdn_components
+    )
+    for frames in (model.encoder.min_frames, 44, 345):
+        with torch.no_grad():
+            out = as_dict(model(torch.full((3, 64, frames), -30.0), torch.rand(3, 3)))
+        assert list(out) == list(OUTPUT_NAMES)
+        for name, tensor in out.items():
+            assert tuple(tensor.shape) == (3, *shapes[name][1:]), name
+        assert torch.all((out["mdn_mu"] > 0) & (out["mdn_mu"] < 1))
+        assert torch.all(out["mod_amount"].abs() <= 1)
+
+
+def test_an_encoder_registers_by_name_and_builds_from_the_config():
+    from torch import nn
+
+    from synthmatch.models.configs import FrozenConfig
+
+    class _Opts(FrozenConfig):
+        pass
+
+    @register_encoder("test-mean")
+    class MeanEncoder(nn.Module):
+        config_type = _Opts
+
+        def __init__(self, config, *, n_mels):
+            super().__init__()
+            self.proj = nn.Linear(n_mels + 3, 8)
+            self.embedding_dim = 8
+            self.min_frames = 1
+
+        def forward(self, mel, probe):
+            return self.proj(torch.cat([mel.mean(-1), probe], -1))
+
+    try:
+        cfg = DEBUG.replace(model=DEBUG.model.replace(encoder="test-mean", encoder_options={}))
+        model = build_model(cfg, _layout(), n_mels=64)
+        assert isinstance(model.encoder, MeanEncoder)
+        assert model(torch.zeros(2, 64, 5), torch.zeros(2, 3))[0].shape == (2, 8)
+        with pytest.raises(ValueError, match="twice"):
+            register_encoder("test-mean")(MeanEncoder)
+    finally:
+        ENCODERS.pop("test-mean", None)
+    with pytest.raises(ParameterError, match="logmel-cnn"):
+        build_model(DEBUG.replace(model=DEBUG.model.replace(encoder="nope")), _layout(), n_mels=64)
+
+
+def test_plackett_luce_matches_the_definition_and_ignores_effects_that_are_off():
+    scores = torch.tensor([[2.0, 0.5, -1.0, 0.0]])
+    order = torch.tensor([[1, 0, 3, 2]])
+    mask = torch.tensor([[1.0, 1.0, 0.0, 1.0]])  # effect 2 is off
+    on_order = [1, 0, 3]
+    s = scores[0]
+    expected = sum(torch.logsumexp(s[on_order[i:]], 0) - s[on_order[i]] for i in range(3)) / 2
+    assert float(plackett_luce_nll(scores, order, mask)) == pytest.approx(float(expected), rel=1e-6)
+    moved = scores.clone()
+    moved[0, 2] = 50.0  # the score of an effect that is off changes nothing
+    assert float(plackett_luce_nll(moved, order, mask)) == pytest.approx(float(expected), rel=1e-6)
+    one = torch.tensor([[0.0, 1.0, 0.0, 0.0]])
+    assert float(plackett_luce_nll(scores, order, one)) == 0.0
+
+
+def test_losses_count_active_parameters_only(dataset):
+    ds = open_dataset(dataset)
+    layout = _layout()
+    reader = BatchReader(ds, layout, np.full((len(ds), 3), layout.other_wavetable))
+    batch = reader.batch(np.arange(4))
+    t = {k: torch.from_numpy(v) for k, v in batch.items()}
+    model = build_model(DEBUG, layout, n_mels=64)
+    loss = build_loss(DEBUG, layout)
+    out = as_dict(model(t["mel"], t["probe"]))
+    total, parts = loss(out, t)
+    assert math.isfinite(float(total.detach())) and set(parts) >= {"cont", "cat", "order", "mod", "wt"}
+    changed = dict(t)
+    inactive = t["cont_mask"] == 0
+    assert inactive.any()
+    changed["cont"] = torch.where(inactive, 1.0 - t["cont"], t["cont"])
+    assert float(loss(out, changed)[1]["cont"].detach()) == pytest.approx(
+        float(parts["cont"].detach()), rel=1e-6
+    )
+    total.backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------
+# split and epoch plans
+# ---------------------------------------------------------------------------------------
+def test_split_is_a_pure_function_of_the_item_index():
+    idx = np.arange(20_000)
+    val = is_validation(idx, fraction=0.1)
+    assert abs(val.mean() - 0.1) < 0.01
+    np.testing.assert_array_equal(is_validation(idx[::-1], fraction=0.1), val[::-1])
+    assert not np.array_equal(is_validation(idx, fraction=0.1, salt=1), val)
+    assert not is_validation(idx, fraction=0.0).any()
+    with pytest.raises(ParameterError):
+        is_validation(idx, fraction=1.0)
+
+
+def test_epoch_plans_are_deterministic_and_cover_each_item_once(dataset):
+    ds = open_dataset(dataset)
+    reader = BatchReader(ds, _layout(), np.zeros((len(ds), 3), dtype=np.int64))
+    pos = np.arange(1, len(ds))
+    plan = epoch_plan(reader, pos, batch_size=4, seed=3, epoch=1)
+    assert sorted(np.concatenate(plan).tolist()) == pos.tolist()
+    assert all(len(b) >= 2 for b in plan)
+    again = epoch_plan(reader, pos, batch_size=4, seed=3, epoch=1)
+    assert all(np.array_equal(a, b) for a, b in zip(plan, again))
+    other = epoch_plan(reader, pos, batch_size=4, seed=3, epoch=2)
+    assert not all(np.array_equal(a, b) for a, b in zip(plan, other))
+    rows = reader.rows(plan[0])
+    for r, p in enumerate(plan[0]):
+        np.testing.assert_array_equal(rows["x"][r], ds[int(p)].x)
+
+
+# ---------------------------------------------------------------------------------------
+# training, export, checkpoints, resume
+# ---------------------------------------------------------------------------------------
+def test_debug_training_lowers_the_loss_and_writes_the_run(trained):
+    h = trained.history
+    assert [r["epoch"] for r in h] == [1, 2, 3, 4] and trained.epochs_run == 4
+    assert h[-1]["train"]["loss"] < h[0]["train"]["loss"]
+    assert all(r["val"] and math.isfinite(r["val"]["loss"]) for r in h)
+    lines = (trained.out / METRICS).read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+    card = json.loads((trained.out / "model_card.json").read_text())
+    assert card["spec_hash"] == default_space().spec_hash and card["config_name"] == "debug"
+    assert EstimatorLayout.from_dict(card["layout"]).layout_hash == card["layout_hash"]
+    assert list(card["onnx"]["outputs"]) == list(OUTPUT_NAMES) and card["onnx"]["opset"] == 17
+    assert card["data"]["train_items"] + card["data"]["val_items"] == card["data"]["items"] == 16
+    assert card["log_mel"]["n_mels"] == 64 and card["probe_convention"]["scales"] == [127.0, 1.0, 4.0]
+    # DEBUG differs from the named config (its data settings), so the command names the saved config
+    assert card["command"].startswith(f"synthmatch train estimator --config {trained.out / 'config.json'}")
+    saved = EstimatorConfig.from_dict(json.loads((trained.out / "config.json").read_text()))
+    assert saved == DEBUG.replace(train=DEBUG.train.replace(epochs=4))
+    assert (trained.out / "model_card.md").read_text().startswith("# synthmatch estimator `debug`")
+    assert (trained.out / "wavetables.npz").exists()
+
+
+def test_onnx_outputs_match_torch(trained):
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime runs the exported model")
+    model, _, _ = model_from_checkpoint(load_checkpoint(trained.checkpoint))
+    sess = ort.InferenceSession(str(trained.onnx), providers=["CPUExecutionProvider"])
+    assert [o.name for o in sess.get_outputs()] == list(OUTPUT_NAMES)
+    assert [i.name for i in sess.get_inputs()] == ["mel", "probe"]
+    rng = np.random.default_rng(0)
+    for batch, frames in ((1, 44), (3, 120)):
+        mel = (rng.random((batch, 64, frames)) * 86 - 80).astype(np.float32)
+        probe = rng.random((batch, 3)).astype(np.float32)
+        got = sess.run(None, {"mel": mel, "probe": probe})
+        with torch.no_grad():
+            ref = model(torch.from_numpy(mel), torch.from_numpy(probe))
+        for name, a, r in zip(OUTPUT_NAMES, got, ref):
+            np.testing.assert_allclose(a, r.numpy(), atol=1e-4, rtol=0, err_msg=name)
+    assert trained.card["onnx"]["max_abs_diff_vs_torch"] < 1e-4
+
+
+def test_checkpoint_refuses_another_parameter_space(trained, tmp_path):
+    doc = load_checkpoint(trained.checkpoint)
+    smaller = ParamSpace([s for s in default_space().specs if s.name != "filter_2_drive"])
+    with pytest.raises(SpecMismatchError, match=r"parameter space .*Hint"):
+        load_checkpoint(trained.checkpoint, space=smaller)
+    model, cfg, layout = model_from_checkpoint(doc)
+    forged = EstimatorLayout.from_dict({**layout.to_dict(), "spec_hash": "0" * 16})
+    path = save_checkpoint(
+        tmp_path / "other.pt", model=model, config=cfg, layout=forged, log_mel=doc["log_mel"], provenance={}
+    )
+    with pytest.raises(SpecMismatchError, match="0000000000000000"):
+        load_checkpoint(path)
+    assert {"synthmatch", "vita", "torch"} <= set(doc["versions"])
+    assert doc["probe_convention"]["formula"] and doc["provenance"]["dataset"]
+
+
+def test_a_run_folder_with_a_checkpoint_needs_resume(trained, dataset):
+    with pytest.raises(SynthmatchError, match="--resume"):
+        train_estimator(config=DEBUG, dataset=dataset, out=trained.out, epochs=4)
+    again = train_estimator(config=DEBUG, dataset=dataset, out=trained.out, epochs=4, resume=True, threads=1)
+    assert again.epochs_run == 0 and len(again.history) == 4  # nothing left to train: exports again
+
+
+def test_a_killed_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one(dataset, tmp_path):
+    cfg = DEBUG.replace(train=DEBUG.train.replace(checkpoint_every_s=1e-9))  # a checkpoint after every batch
+    whole = train_estimator(config=cfg, dataset=dataset, out=tmp_path / "whole", epochs=2, threads=1)
+
+    def kill(p: TrainProgress) -> None:
+        if p.phase == "train" and p.epoch == 1 and p.batch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_estimator(config=cfg, dataset=dataset, out=tmp_path / "cut", epochs=2, threads=1, progress=kill)
+    saved = torch.load(tmp_path / "cut" / CHECKPOINT, weights_only=True)["progress"]
+    assert (saved["epoch"], saved["batch"]) == (1, 1)  # killed in the second batch of epoch 2
+    resumed = train_estimator(
+        config=cfg, dataset=dataset, out=tmp_path / "cut", epochs=2, resume=True, threads=1
+    )
+    assert resumed.epochs_run == 1 and [r["epoch"] for r in resumed.history] == [1, 2]
+    a = load_checkpoint(whole.checkpoint)["state_dict"]
+    b = load_checkpoint(resumed.checkpoint)["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+    with pytest.raises(SynthmatchError, match="same --config"):
+        other = cfg.replace(train=cfg.train.replace(lr=0.1))
+        train_estimator(config=other, dataset=dataset, out=tmp_path / "cut", resume=True)
+
+
+def test_a_missing_dataset_is_built_with_the_config_data(tmp_path, render_pool):
+    cfg = DEBUG.replace(data=DEBUG.data.replace(n_items=6, shard_size=3, val_fraction=0.0))
+    seen = []
+    result = train_estimator(
+        config=cfg,
+        dataset=tmp_path / "new",
+        out=tmp_path / "run",
+        epochs=1,
+        threads=1,
+        progress=lambda p: seen.append(p.phase),
+        build_options={**BUILD, "executor": render_pool.executor},
+    )
+    ds = open_dataset(tmp_path / "new")
+    assert len(ds) == 6 and ds.manifest["probe_sampler"]["name"] == "range"
+    assert "build" in seen and "train" in seen and result.card["data"]["items"] == 6
+
+
+def test_cli_trains_and_resumes(dataset, tmp_path, capsys):
+    from synthmatch.cli import main
+
+    args = [
+        "train",
+        "estimator",
+        "--config",
+        "debug",
+        "--dataset",
+        str(dataset),
+        "--out",
+        str(tmp_path / "cli"),
+    ]
+    assert main([*args, "--epochs", "1", "--threads", "1", "--no-progress"]) == 0
+    assert "estimator.onnx" in capsys.readouterr().out
+    assert main([*args, "--epochs", "1"]) == 1  # refuses to overwrite the run
+    assert "--resume" in capsys.readouterr().err
+    assert main([*args, "--epochs", "2", "--threads", "1", "--resume", "--no-progress"]) == 0
+    lines = (tmp_path / "cli" / METRICS).read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
