@@ -197,7 +197,7 @@ def test_the_estimator_source_says_what_to_do_when_no_model_is_there(tmp_path, m
     with pytest.raises(SynthmatchError, match="synthmatch train estimator"):
         Estimator()
     (tmp_path / "m").mkdir()
-    (tmp_path / "m" / "model.onnx").write_bytes(b"")
+    (tmp_path / "m" / "estimator.onnx").write_bytes(b"")
     (tmp_path / "m" / "model_card.json").write_text('{"spec_hash": "0000"}')
     from synthmatch.errors import SpecMismatchError
 

@@ -2,7 +2,7 @@
 
 A trained estimator is a folder (written by ``synthmatch train estimator``):
 
-- ``model.onnx`` — the network, run with ``onnxruntime`` on the CPU;
+- ``estimator.onnx`` — the network, run with ``onnxruntime`` on the CPU;
 - ``model_card.json`` — its configuration, the parameter-space hash it was trained on, the head
   layout, the log-mel settings, the probe convention, the data it saw and the command that
   rebuilds it;
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 #: Where a shipped estimator lives in the package, and the variable that points elsewhere.
 ESTIMATOR_ENV = "SYNTHMATCH_ESTIMATOR"
-MODEL_FILE = "model.onnx"
+MODEL_FILE = "estimator.onnx"
 CARD_FILE = "model_card.json"
 WAVETABLES_FILE = "wavetables.npz"
 
@@ -73,8 +73,9 @@ class Estimator:
                 f"this synthmatch declares {space.spec_hash}. Hint: retrain it with "
                 "`synthmatch train estimator` on a dataset built by this version."
             )
-        self.mel_config = LogMelConfig.from_dict(self.card["features"]["config"])
-        self.render_seconds = float(self.card["probe"]["render_seconds"])
+        self.mel_config = LogMelConfig.from_dict(self.card["log_mel"])
+        #: The training renders' length: a target is cut or padded to it.
+        self.render_seconds = float(self.card["data"]["probe"]["render_seconds"])
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - a core dependency
