@@ -9,8 +9,10 @@ is stored in checkpoints and model cards. :mod:`synthmatch.models.builders` turn
 Named configurations (:data:`CONFIGS`, :func:`get_config`):
 
 * ``debug`` — a few thousand weights; trains on a dozen items in seconds (tests);
-* ``small`` — sized to train on a 2-core CPU on 50k items in about two hours and to export to
-  well under 25 MB (see docs for the measured time per epoch);
+* ``small`` — sized to train on this 2-core CPU on 50k items in about two hours (one thread
+  trains 156 items/s beside a running dataset build, so an epoch of 47.5k training items takes
+  about 300 s and 20 epochs about 1.7 h) and to export to under 25 MB with its wavetables
+  (15 MB of ONNX plus at most 6 MB of tables);
 * ``large`` — a wider CNN and trunk, bigger batches and vocabulary, for a GPU.
 """
 
@@ -117,16 +119,20 @@ class TrainConfig(FrozenConfig):
     the sources × destinations map and divided by the number of sources, with positives weighted
     by ``mod_pos_weight`` (connections are sparse), plus ``mod_sparsity`` times the summed
     presence probabilities.
+
+    ``threads`` is torch's CPU thread count. It is 1 by default: on the 2-core machine, shared with
+    a dataset build, two threads trained 24 items/s and one thread 156 items/s (threads that wait
+    for each other spin while the other cores are busy).
     """
 
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 200
     grad_clip: float = 1.0
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
     checkpoint_every_s: float = 600.0
     loss_weights: dict[str, float] = field(
         default_factory=lambda: {

@@ -10,7 +10,8 @@ from :func:`synthmatch.models.layout.training_targets`), each parameter weighted
 * ``order`` — Plackett–Luce negative log-likelihood of the processing order of the effects that
   are on (the order of effects that are off does not change the sound), per item;
 * ``mod`` — binary cross-entropy of connection presence over the sources × destinations map
-  (positives weighted by ``mod_pos_weight``, summed and divided by the number of sources) plus
+  (positives weighted by ``mod_pos_weight``, on logits shifted by ``log(mod_pos_weight)`` so that
+  the model's logits stay calibrated; summed and divided by the number of sources) plus
   ``mod_sparsity`` × the summed presence probabilities; ``mod_amount`` — squared error of the
   amount on the cells that hold a connection.
 
@@ -117,8 +118,10 @@ class EstimatorLoss(nn.Module):
         # modulation map
         logits = out["mod_logits"]
         presence = t["mod"]
+        # Weighting positives by w moves the optimal logit up by log(w); the loss sees the logits
+        # shifted by log(w), so the model's own logits stay calibrated probabilities.
         bce = F.binary_cross_entropy_with_logits(
-            logits,
+            logits + math.log(self.mod_pos_weight),
             presence,
             reduction="none",
             pos_weight=torch.tensor(self.mod_pos_weight, device=logits.device),
