@@ -322,3 +322,27 @@ def test_cli_trains_and_resumes(dataset, tmp_path, capsys):
     assert main([*args, "--epochs", "2", "--threads", "1", "--resume", "--no-progress"]) == 0
     lines = (tmp_path / "cli" / METRICS).read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+
+def test_data_parallel_training_with_two_processes(dataset, tmp_path):
+    """torchrun with 2 CPU processes on gloo: each trains every other batch, rank 0 writes the run."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "synthmatch",
+           "train", "estimator", "--config", "debug", "--dataset", str(dataset), "--out", str(out), "--epochs", "2",
+           "--threads", "1", "--no-progress"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("trained 2 epoch(s)") == 1  # only rank 0 reports
+    records = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2] and all(r["processes"] == 2 for r in records)
+    card = json.loads((out / "model_card.json").read_text())
+    n_train = card["data"]["train_items"]
+    batch = get_config("debug").train.batch_size
+    rounds = math.ceil(n_train / batch) // 2
+    assert 2 * batch * (rounds - 1) < records[0]["train_items"] <= 2 * batch * rounds
+    assert card["data"]["processes"] == 2 and (out / "estimator.onnx").exists()
+    with pytest.raises(SynthmatchError, match="processes"):  # a single process cannot resume it
+        train_estimator(config="debug", dataset=dataset, out=out, epochs=3, resume=True, threads=1)

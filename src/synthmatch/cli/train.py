@@ -1,11 +1,14 @@
 """`synthmatch train estimator`: train the learned estimator, resumably, and export it for inference.
 
-torch is imported only when the command runs (it is in the ``train`` extra).
+torch is imported only when the command runs (it is in the ``train`` extra). Data-parallel over
+processes: ``torchrun --nproc_per_node N -m synthmatch train estimator ...``
+(:mod:`synthmatch.train.distributed`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -99,7 +102,8 @@ def run_estimator(args: argparse.Namespace) -> int:
         raise MissingExtraError("torch", "train", "training the estimator") from None
     from synthmatch.train.estimator import train_estimator
 
-    bars = None if args.no_progress else _Bars()
+    main_process = int(os.environ.get("RANK", "0")) == 0  # torchrun: rank 0 reports
+    bars = None if args.no_progress or not main_process else _Bars()
     try:
         result = train_estimator(
             config=args.config,
@@ -115,6 +119,8 @@ def run_estimator(args: argparse.Namespace) -> int:
     finally:
         if bars is not None:
             bars.close()
+    if not main_process:
+        return 0
     card = result.card
     val = card["metrics"].get("val", {}) if card.get("metrics") else {}
     print(f"trained {result.epochs_run} epoch(s) in {result.seconds:.0f} s; model in {result.out}")

@@ -11,6 +11,11 @@ with per-epoch validation, writes ``metrics.jsonl`` (one JSON object per epoch) 
 A killed run resumes with ``resume=True`` (``--resume``): the same epoch plan is rebuilt from
 ``(seed, epoch)`` and the batches already trained are skipped, so a resumed run sees the same
 batches in the same order as an uninterrupted one.
+
+Started by ``torchrun`` with several processes, the run is data-parallel
+(:mod:`synthmatch.train.distributed`): process ``k`` of ``N`` trains batches ``k, k + N, …`` of
+the same plan (the batches that do not fill a last round are left out of that epoch), and rank 0
+validates, writes and exports. A run resumes only with as many processes as it started with.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from synthmatch.models.builders import (
 from synthmatch.models.checkpoint import load_checkpoint, save_checkpoint
 from synthmatch.models.configs import EstimatorConfig, get_config
 from synthmatch.models.export import (
+    CARD_JSON,
     ONNX_FILE,
     WAVETABLES_FILE,
     export_onnx,
@@ -56,6 +62,7 @@ from synthmatch.models.network import as_dict
 from synthmatch.models.vocab import build_wavetable_vocab, item_wavetable_keys, save_wavetables
 from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S
 from synthmatch.train.data import BatchReader, epoch_plan
+from synthmatch.train.distributed import World, all_finite, all_sum, barrier, close, init_world, wrap
 from synthmatch.train.split import is_validation
 
 log = logging.getLogger(__name__)
@@ -166,7 +173,8 @@ def _provenance(ds: Dataset, cfg: EstimatorConfig, n_train: int, n_val: int) -> 
 
 def _same_data(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     keys = ("manifest_spec_hash", "seed", "sampler", "sampler_config", "probe_sampler", "probe", "features")
-    return [k for k in keys if a.get(k) != b.get(k)]
+    differ = [k for k in keys if a.get(k) != b.get(k)]
+    return differ + (["processes"] if a.get("processes", 1) != b.get("processes", 1) else [])
 
 
 def _tensors(batch: Mapping[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
@@ -261,23 +269,59 @@ def train_estimator(
             "or choose another --out."
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    ds_path = pathlib.Path(dataset)
+    world = init_world(device)
+    try:
+        return _train(
+            cfg,
+            pathlib.Path(dataset),
+            out_dir,
+            world,
+            resume=resume,
+            progress=progress,
+            workers=workers,
+            threads=threads,
+            build_options=build_options,
+            command=command,
+            t_start=t_start,
+        )
+    finally:
+        close(world)
+
+
+def _train(
+    cfg: EstimatorConfig,
+    ds_path: pathlib.Path,
+    out_dir: pathlib.Path,
+    world: World,
+    *,
+    resume: bool,
+    progress: ProgressCallback | None,
+    workers: int | None,
+    threads: int | None,
+    build_options: Mapping[str, Any] | None,
+    command: str | None,
+    t_start: float,
+) -> TrainResult:
+    ckpt_path = out_dir / CHECKPOINT
+    report = progress if world.main else None
     if not (ds_path / MANIFEST).exists():
-        _build_missing(ds_path, cfg, workers=workers, build_options=build_options, progress=progress)
+        if world.main:
+            _build_missing(ds_path, cfg, workers=workers, build_options=build_options, progress=report)
+        barrier(world)
     ds = open_dataset(ds_path)
     torch.set_num_threads(int(threads or cfg.train.threads))
     torch.manual_seed(cfg.train.seed)
-    dev = torch.device(device)
+    dev = torch.device(world.device)
 
     val_mask = is_validation(ds.indices(), fraction=cfg.data.val_fraction, salt=cfg.data.split_salt)
     train_pos, val_pos = np.nonzero(~val_mask)[0], np.nonzero(val_mask)[0]
-    if len(train_pos) < 2:
+    if len(train_pos) < 2 * world.size:
         raise DatasetError(
-            f"{ds_path} has {len(train_pos)} training items (of {len(ds)}); at least 2 are needed. "
+            f"{ds_path} has {len(train_pos)} training items (of {len(ds)}); at least {2 * world.size} are needed. "
             "Hint: build more items or lower data.val_fraction."
         )
     keys = item_wavetable_keys(ds)
-    provenance = _provenance(ds, cfg, len(train_pos), len(val_pos))
+    provenance = {**_provenance(ds, cfg, len(train_pos), len(val_pos)), "processes": world.size}
 
     doc = load_checkpoint(ckpt_path, space=ds.space) if resume and ckpt_path.exists() else None
     if doc is not None:
@@ -292,8 +336,9 @@ def train_estimator(
         differ = _same_data(doc["provenance"], provenance)
         if differ:
             raise DatasetError(
-                f"the checkpoint in {out_dir} was trained on another dataset (differs in {', '.join(differ)}). "
-                f"Hint: resume with --dataset {doc['provenance'].get('dataset')}."
+                f"the checkpoint in {out_dir} was trained on another dataset or number of processes (differs in "
+                f"{', '.join(differ)}). Hint: resume with --dataset {doc['provenance'].get('dataset')} and as many "
+                f"processes ({doc['provenance'].get('processes', 1)})."
             )
         layout = EstimatorLayout.from_dict(doc["layout"])
     else:
@@ -310,31 +355,36 @@ def train_estimator(
     log_mel = dict(ds.manifest["features"]["config"])
     n_mels = int(log_mel["n_mels"])
 
-    model = build_model(cfg, layout, n_mels=n_mels).to(dev)
+    net = build_model(cfg, layout, n_mels=n_mels).to(dev)
     frames = int(ds.manifest["arrays"]["mel"][1])
-    if frames < model.encoder.min_frames:
+    if frames < net.encoder.min_frames:
         raise DatasetError(
             f"{ds_path} holds {frames} log-mel frames per item; encoder {cfg.model.encoder!r} needs at least "
-            f"{model.encoder.min_frames}. Hint: render longer probes or use fewer conv blocks."
+            f"{net.encoder.min_frames}. Hint: render longer probes or use fewer conv blocks."
         )
     loss_fn = build_loss(cfg, layout).to(dev)
-    optimizer = build_optimizer(cfg, model)
-    steps_per_epoch = len(epoch_plan(reader, train_pos, batch_size=cfg.train.batch_size, seed=0, epoch=0))
-    scheduler = build_scheduler(cfg, optimizer, total_steps=steps_per_epoch * cfg.train.epochs)
+    optimizer = build_optimizer(cfg, net)
+    batch_size = cfg.train.batch_size
+    rounds_per_epoch = (
+        len(epoch_plan(reader, train_pos, batch_size=batch_size, seed=0, epoch=0)) // world.size
+    )
+    scheduler = build_scheduler(cfg, optimizer, total_steps=rounds_per_epoch * cfg.train.epochs)
     state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "sums": {}, "n": 0, "skipped": 0}
     if doc is not None:
-        model.load_state_dict(doc["state_dict"])
+        net.load_state_dict(doc["state_dict"])
         optimizer.load_state_dict(doc["optimizer"])
         scheduler.load_state_dict(doc["scheduler"])
         torch.set_rng_state(doc["rng"]["torch"])
         state.update(doc["progress"])
         log.info("resuming %s at epoch %d, batch %d", out_dir, state["epoch"] + 1, state["batch"])
-    (out_dir / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=1))
+    model = wrap(net, world)
+    if world.main:
+        (out_dir / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=1))
 
     def checkpoint() -> None:
         save_checkpoint(
             ckpt_path,
-            model=model,
+            model=net,
             config=cfg,
             layout=layout,
             log_mel=log_mel,
@@ -344,23 +394,24 @@ def train_estimator(
             scheduler=scheduler,
         )
 
-    history = _read_history(out_dir / METRICS, upto=int(state["epoch"]))
+    history = _read_history(out_dir / METRICS, upto=int(state["epoch"]), write=world.main)
     epochs_run = 0
     last_save = time.monotonic()
+    sum_keys = ("loss", *GROUPS)
     for epoch in range(int(state["epoch"]), cfg.train.epochs):
-        plan = epoch_plan(
-            reader, train_pos, batch_size=cfg.train.batch_size, seed=cfg.train.seed, epoch=epoch
-        )
+        plan = epoch_plan(reader, train_pos, batch_size=batch_size, seed=cfg.train.seed, epoch=epoch)
+        rounds = len(plan) // world.size  # process k trains batches k, k + size, ... of the same plan
         t_epoch = time.monotonic()
         model.train()
-        for b in range(int(state["batch"]), len(plan)):
-            t = _tensors(reader.batch(plan[b]), dev)
+        for r in range(int(state["batch"]), rounds):
+            pos = plan[r * world.size + world.rank]
+            t = _tensors(reader.batch(pos), dev)
             out_t = as_dict(model(t["mel"], t["probe"]))
             total, parts = loss_fn(out_t, t)
-            if not torch.isfinite(total):
+            if not all_finite(world, total):
                 state["skipped"] += 1
-                log.warning("epoch %d batch %d: non-finite loss, batch skipped", epoch + 1, b)
-                if state["skipped"] > max(10, len(plan) // 10):
+                log.warning("epoch %d batch %d: non-finite loss, batch skipped", epoch + 1, r)
+                if state["skipped"] > max(10, rounds // 10):
                     raise SynthmatchError(
                         f"training diverged: {state['skipped']} batches with a non-finite loss. "
                         "Hint: lower train.lr or raise model.sigma_min."
@@ -370,70 +421,110 @@ def train_estimator(
                 total.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
                 optimizer.step()
-                n = len(plan[b])
                 sums = state["sums"]
-                sums["loss"] = sums.get("loss", 0.0) + float(total.detach()) * n
-                for g in GROUPS:
-                    sums[g] = sums.get(g, 0.0) + float(parts[g].detach()) * n
-                state["n"] += n
+                for k, v in zip(sum_keys, (total, *(parts[g] for g in GROUPS))):
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(pos)
+                state["n"] += len(pos)
             scheduler.step()
             state["step"] += 1
-            state["batch"] = b + 1
-            if progress is not None:
-                progress(
-                    TrainProgress(
-                        "train",
-                        epoch,
-                        cfg.train.epochs,
-                        b + 1,
-                        len(plan),
-                        state["step"],
-                        float(total.detach()),
-                    )
+            state["batch"] = r + 1
+            if report is not None:
+                loss_now = float(total.detach())
+                report(
+                    TrainProgress("train", epoch, cfg.train.epochs, r + 1, rounds, state["step"], loss_now)
                 )
             every = cfg.train.checkpoint_every_s
-            if every > 0 and time.monotonic() - last_save > every and b + 1 < len(plan):
+            if world.main and every > 0 and time.monotonic() - last_save > every and r + 1 < rounds:
                 checkpoint()
                 last_save = time.monotonic()
         train_s = time.monotonic() - t_epoch
-        if progress is not None:
-            progress(TrainProgress("val", epoch, cfg.train.epochs, 0, 1, state["step"]))
-        val = evaluate(model, loss_fn, reader, val_pos, batch_size=cfg.train.batch_size, device=dev)
-        n_seen = max(int(state["n"]), 1)
-        record = {
-            "epoch": epoch + 1,
-            "step": state["step"],
-            "lr": float(scheduler.get_last_lr()[0]),
-            "train": {k: v / n_seen for k, v in state["sums"].items()},
-            "val": val,
-            "train_items": int(state["n"]),
-            "train_seconds": train_s,
-            "items_per_s": int(state["n"]) / train_s if train_s > 0 else None,
-            "skipped_batches": int(state["skipped"]),
-        }
-        history.append(record)
-        with open(out_dir / METRICS, "a") as fh:
-            fh.write(json.dumps(json_safe(record)) + "\n")
+        *totals, n_seen, skipped = all_sum(
+            world, [state["sums"].get(k, 0.0) for k in sum_keys] + [state["n"], state["skipped"]]
+        )
+        if world.main:
+            if report is not None:
+                report(TrainProgress("val", epoch, cfg.train.epochs, 0, 1, state["step"]))
+            val = evaluate(net, loss_fn, reader, val_pos, batch_size=batch_size, device=dev)
+            record = {
+                "epoch": epoch + 1,
+                "step": state["step"],
+                "lr": float(scheduler.get_last_lr()[0]),
+                "train": {k: v / max(n_seen, 1) for k, v in zip(sum_keys, totals)},
+                "val": val,
+                "train_items": int(n_seen),
+                "train_seconds": train_s,
+                "items_per_s": n_seen / train_s if train_s > 0 else None,
+                "skipped_batches": int(skipped),
+                "processes": world.size,
+            }
+            history.append(record)
+            with open(out_dir / METRICS, "a") as fh:
+                fh.write(json.dumps(json_safe(record)) + "\n")
+            log.info(
+                "epoch %d/%d: train loss %.4f, val loss %.4f (%.0f s)",
+                epoch + 1,
+                cfg.train.epochs,
+                record["train"]["loss"],
+                val.get("loss", float("nan")),
+                train_s,
+            )
         state = {"epoch": epoch + 1, "batch": 0, "step": state["step"], "sums": {}, "n": 0, "skipped": 0}
-        checkpoint()
+        if world.main:
+            checkpoint()
+        barrier(world)
         last_save = time.monotonic()
         epochs_run += 1
-        log.info(
-            "epoch %d/%d: train loss %.4f, val loss %.4f (%.0f s)",
-            epoch + 1,
-            cfg.train.epochs,
-            record["train"].get("loss", float("nan")),
-            val.get("loss", float("nan")),
-            train_s,
-        )
 
-    if progress is not None:
-        progress(TrainProgress("export", cfg.train.epochs, cfg.train.epochs, 0, 1, state["step"]))
-    model.eval()
-    onnx_path, opset = export_onnx(model.cpu(), out_dir / ONNX_FILE, n_mels=n_mels, frames=frames)
-    diff = onnx_max_difference(model, onnx_path, n_mels=n_mels, frames=frames)
+    if world.main:
+        if report is not None:
+            report(TrainProgress("export", cfg.train.epochs, cfg.train.epochs, 0, 1, state["step"]))
+        card = _export(
+            net,
+            cfg,
+            layout,
+            ds,
+            out_dir,
+            log_mel=log_mel,
+            frames=frames,
+            provenance=provenance,
+            history=history,
+            command=command or _command(cfg, ds_path, out_dir),
+        )
+    barrier(world)
+    if not world.main:
+        card = json.loads((out_dir / CARD_JSON).read_text())
+        history = _read_history(out_dir / METRICS, upto=cfg.train.epochs, write=False)
+    return TrainResult(
+        out=out_dir,
+        onnx=out_dir / ONNX_FILE,
+        checkpoint=ckpt_path,
+        card=card,
+        history=history,
+        epochs_run=epochs_run,
+        seconds=time.monotonic() - t_start,
+    )
+
+
+def _export(
+    net: torch.nn.Module,
+    cfg: EstimatorConfig,
+    layout: EstimatorLayout,
+    ds: Dataset,
+    out_dir: pathlib.Path,
+    *,
+    log_mel: Mapping[str, Any],
+    frames: int,
+    provenance: Mapping[str, Any],
+    history: list[dict[str, Any]],
+    command: str,
+) -> dict[str, Any]:
+    """Write the ONNX model, the wavetables and the model card (see :mod:`synthmatch.models.export`)."""
+    n_mels = int(log_mel["n_mels"])
+    net = net.cpu().eval()
+    onnx_path, opset = export_onnx(net, out_dir / ONNX_FILE, n_mels=n_mels, frames=frames)
+    diff = onnx_max_difference(net, onnx_path, n_mels=n_mels, frames=frames)
     wt_path = save_wavetables(out_dir / WAVETABLES_FILE, ds, layout.wavetable_vocab)
-    card = write_model_card(
+    return write_model_card(
         out_dir,
         config=cfg,
         layout=layout,
@@ -445,9 +536,9 @@ def train_estimator(
             "opset": opset,
             "inputs": {"mel": ["B", n_mels, "T"], "probe": ["B", 3]},
             "outputs": layout.output_shapes(
-                embedding_dim=model.embedding_dim, mdn_components=cfg.model.mdn_components
+                embedding_dim=net.embedding_dim, mdn_components=cfg.model.mdn_components
             ),
-            "min_frames": int(model.encoder.min_frames),
+            "min_frames": int(net.encoder.min_frames),
             "bytes": onnx_path.stat().st_size,
             "max_abs_diff_vs_torch": diff,
         },
@@ -456,17 +547,8 @@ def train_estimator(
             "tables": len(layout.wavetable_vocab),
             "bytes": wt_path.stat().st_size,
         },
-        command=command or _command(cfg, ds_path, out_dir),
-        parameters=count_parameters(model),
-    )
-    return TrainResult(
-        out=out_dir,
-        onnx=onnx_path,
-        checkpoint=ckpt_path,
-        card=card,
-        history=history,
-        epochs_run=epochs_run,
-        seconds=time.monotonic() - t_start,
+        command=command,
+        parameters=count_parameters(net),
     )
 
 
@@ -495,12 +577,12 @@ def _command(cfg: EstimatorConfig, dataset: pathlib.Path, out: pathlib.Path) -> 
     )
 
 
-def _read_history(path: pathlib.Path, *, upto: int) -> list[dict[str, Any]]:
+def _read_history(path: pathlib.Path, *, upto: int, write: bool) -> list[dict[str, Any]]:
     """Metrics of the epochs already trained (a resumed run drops lines past its checkpoint)."""
     if not path.exists():
         return []
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     kept = [r for r in records if int(r["epoch"]) <= upto]
-    if len(kept) != len(records):
+    if write and len(kept) != len(records):
         path.write_text("".join(json.dumps(r) + "\n" for r in kept))
     return kept
