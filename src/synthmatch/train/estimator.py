@@ -309,6 +309,13 @@ def _train(
             _build_missing(ds_path, cfg, workers=workers, build_options=build_options, progress=report)
         barrier(world)
     ds = open_dataset(ds_path)
+    if not ds.complete and world.main:
+        log.warning(
+            "dataset %s is not complete (%s): training on its %d items in complete shards",
+            ds_path,
+            ds.manifest.get("status"),
+            len(ds),
+        )
     torch.set_num_threads(int(threads or cfg.train.threads))
     torch.manual_seed(cfg.train.seed)
     dev = torch.device(world.device)
