@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threads",
         type=positive_int,
         default=None,
-        help="torch CPU threads (default: the config's; use 1 on a machine busy with other work)",
+        help="torch CPU threads (default: the config's, 1 for debug and small: beside other busy "
+        "processes two threads spin on each other and train several times slower)",
     )
     e.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
