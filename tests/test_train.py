@@ -346,3 +346,31 @@ def test_data_parallel_training_with_two_processes(dataset, tmp_path):
     assert card["data"]["processes"] == 2 and (out / "estimator.onnx").exists()
     with pytest.raises(SynthmatchError, match="processes"):  # a single process cannot resume it
         train_estimator(config="debug", dataset=dataset, out=out, epochs=3, resume=True, threads=1)
+
+
+# ---------------------------------------------------------------------------------------
+# the exported estimator at inference (onnxruntime, no torch) and in match
+# ---------------------------------------------------------------------------------------
+def test_the_exported_estimator_proposes_valid_presets_to_match(trained, dataset, render_pool):
+    pytest.importorskip("onnxruntime", reason="inference runs the exported model with onnxruntime")
+    from synthmatch.search.estimator import Estimator
+    from synthmatch.search.match import Matcher
+    from synthmatch.search.proposals import Origin
+    from synthmatch.vital.preset import check_vital_json
+
+    est = Estimator(trained.out)
+    ds = open_dataset(dataset)
+    target = render_pool.render([ds.preset(0)], ds.probe_of(0))[0].mono
+    probe = ds.probe_of(0)
+    outs = est.predict(target, probe)
+    assert set(outs) == set(OUTPUT_NAMES) and outs["embedding"].shape[0] == 1
+    assert np.array_equal(outs["mdn_mu"], est.predict(target, probe)["mdn_mu"])  # deterministic
+    presets = est.presets(target, probe, n=3)
+    assert len(presets) == 3 and presets[0].to_json() == est.presets(target, probe, n=1)[0].to_json()
+    assert all(check_vital_json(json.loads(p.to_json())) == [] for p in presets)
+    assert len(est.fingerprint) == 16 and est.fingerprint == Estimator(trained.out).fingerprint
+    with Matcher(pool=render_pool, sources=("estimator",), estimator=str(trained.out), refiner="none") as m:
+        res = m.match((target, probe.sample_rate), budget=9, candidates=2, rerank=3, prune=False)
+    assert res.renders == 3  # the re-rank (a third of the budget): the mode and two draws, once each
+    assert {c.origin.source for c in res.candidates} == {"estimator"}
+    assert res.best.origin in {Origin("estimator", j) for j in range(3)}
