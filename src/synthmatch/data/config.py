@@ -1,4 +1,5 @@
-"""A small base for the data module's configuration dataclasses (``to_dict``/``from_dict``)."""
+"""A small base for configuration dataclasses (``to_dict``/``from_dict``): the data module's samplers
+and probes, and the estimator's nested configs (:mod:`synthmatch.models.configs`)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ C = TypeVar("C", bound="Config")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Frozen dataclass config; JSON-able through :meth:`to_dict` / :meth:`from_dict`."""
+    """Frozen dataclass config; JSON-able through :meth:`to_dict` / :meth:`from_dict`. A field may
+    hold another config (nested as a dict)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, tuple):
+            if isinstance(v, Config):
+                v = v.to_dict()
+            elif isinstance(v, tuple):
                 v = [list(x) if isinstance(x, tuple) else x for x in v]
             elif isinstance(v, Mapping):
                 v = {k: (list(x) if isinstance(x, tuple) else x) for k, x in v.items()}
@@ -37,8 +41,11 @@ class Config:
             )
         kwargs: dict[str, Any] = {}
         for k, v in d.items():
-            default = names[k].default
-            if isinstance(v, list) and isinstance(default, tuple):
+            f = names[k]
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if isinstance(default, Config):
+                v = v if isinstance(v, Config) else type(default).from_dict(v)
+            elif isinstance(v, list) and isinstance(default, tuple):
                 v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
             elif isinstance(v, Mapping):
                 v = {kk: (tuple(x) if isinstance(x, list) else x) for kk, x in v.items()}

@@ -18,55 +18,14 @@ Named configurations (:data:`CONFIGS`, :func:`get_config`):
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
+from synthmatch.data.config import Config
 from synthmatch.errors import ParameterError
 
-C = TypeVar("C", bound="FrozenConfig")
-
-
-@dataclass(frozen=True)
-class FrozenConfig:
-    """A frozen dataclass with ``to_dict``/``from_dict`` (nested configs, tuples as lists)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, FrozenConfig):
-                v = v.to_dict()
-            elif isinstance(v, tuple):
-                v = list(v)
-            elif isinstance(v, Mapping):
-                v = dict(v)
-            out[f.name] = v
-        return out
-
-    @classmethod
-    def from_dict(cls: type[C], d: Mapping[str, Any] | None) -> C:
-        d = dict(d or {})
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(d) - set(fields)
-        if unknown:
-            raise ParameterError(
-                f"unknown {cls.__name__} options {sorted(unknown)}. Hint: valid options are {sorted(fields)}."
-            )
-        kwargs: dict[str, Any] = {}
-        defaults = cls()
-        for k, v in d.items():
-            current = getattr(defaults, k)
-            if isinstance(current, FrozenConfig):
-                v = type(current).from_dict(v)
-            elif isinstance(current, tuple) and isinstance(v, list):
-                v = tuple(v)
-            kwargs[k] = v
-        return cls(**kwargs)
-
-    def replace(self: C, **changes: Any) -> C:
-        return dataclasses.replace(self, **changes)
+#: The base of every config here (nested configs, tuples as lists, JSON round trip).
+FrozenConfig = Config
 
 
 @dataclass(frozen=True)
@@ -184,7 +143,7 @@ CONFIGS: dict[str, EstimatorConfig] = {
     "debug": EstimatorConfig(
         name="debug",
         model=ModelConfig(
-            encoder_options={"channels": [8, 16], "embedding_dim": 32, "temporal_layers": 1, "time_pool": 2},
+            encoder_options={"channels": (8, 16), "embedding_dim": 32, "temporal_layers": 1, "time_pool": 2},
             hidden=64,
             trunk_layers=1,
             dropout=0.0,
@@ -201,7 +160,7 @@ CONFIGS: dict[str, EstimatorConfig] = {
         name="large",
         model=ModelConfig(
             encoder_options={
-                "channels": [32, 64, 128, 256, 256],
+                "channels": (32, 64, 128, 256, 256),
                 "embedding_dim": 512,
                 "temporal_layers": 3,
                 "time_pool": 1,
