@@ -374,3 +374,31 @@ def test_the_exported_estimator_proposes_valid_presets_to_match(trained, dataset
     assert res.renders == 3  # the re-rank (a third of the budget): the mode and two draws, once each
     assert {c.origin.source for c in res.candidates} == {"estimator"}
     assert res.best.origin in {Origin("estimator", j) for j in range(3)}
+
+
+def test_bench_estimator_times_each_step(trained, tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="inference runs the exported model with onnxruntime")
+    import soundfile as sf
+
+    from synthmatch.cli import main
+
+    t = np.arange(22050) / 44100
+    sf.write(
+        tmp_path / "tone.wav", (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-4 * t)).astype(np.float32), 44100
+    )
+    report = tmp_path / "est.json"
+    argv = [
+        "bench",
+        "estimator",
+        str(tmp_path / "tone.wav"),
+        "--estimator",
+        str(trained.out),
+        "--rounds",
+        "2",
+    ]
+    assert main([*argv, "--json", str(report)]) == 0
+    data = json.loads(report.read_text())
+    med = data["median_ms"]
+    assert set(med) == {"features", "network", "decode", "total"} and all(v > 0 for v in med.values())
+    assert med["total"] >= max(med["features"], med["network"], med["decode"])
+    assert "network" in capsys.readouterr().out

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_merge(bsub)
     _register_render(bsub)
     _register_search(bsub)
+    _register_estimator(bsub)
     d = bsub.add_parser("dataset", help=DATASET_HELP)
     add_dataset_arguments(d)
     d.set_defaults(func=run_dataset)
@@ -240,6 +241,29 @@ def _register_render(bsub: argparse._SubParsersAction) -> None:
     r.add_argument("--probe", default="", help="probe overrides, e.g. 'render_seconds=2,note_seconds=1'")
     r.add_argument("--json", default=None, help="also write the report as JSON here")
     r.set_defaults(func=run_render)
+
+
+def _register_estimator(bsub: argparse._SubParsersAction) -> None:
+    e = bsub.add_parser("estimator", help="the learned estimator's inference time per sound (one thread)")
+    e.add_argument("--estimator", default=None, metavar="DIR", help="trained estimator folder")
+    e.add_argument("targets", nargs="*", help="audio files (default: the bundled example sounds)")
+    e.add_argument("--rounds", type=positive_int, default=20, help="timed rounds over the targets")
+    e.add_argument("--json", default=None, help="also write the report as JSON here")
+    e.set_defaults(func=run_estimator)
+
+
+def run_estimator(args: argparse.Namespace) -> int:
+    import json
+    import pathlib
+
+    from synthmatch.bench.throughput.estimator import EXAMPLES, format_estimator, measure_estimator
+
+    targets = args.targets or sorted(str(p) for p in EXAMPLES.glob("*.wav"))
+    report = measure_estimator(targets, estimator=args.estimator, rounds=args.rounds)
+    print(format_estimator(report))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0
 
 
 def _register_search(bsub: argparse._SubParsersAction) -> None:

@@ -119,11 +119,8 @@ class Estimator:
         outs = self.session.run(self.output_names, self.features(samples, probe))
         return dict(zip(self.output_names, outs))
 
-    def presets(self, samples: np.ndarray, probe: Probe, *, n: int = 1) -> list[Preset]:
-        """The mode, then draws ``1 .. n - 1`` from the predicted distributions, as presets (each
-        draw is reproducible: :func:`synthmatch.models.decode.decode`)."""
-        from synthmatch.models.decode import decode
-
+    def decoding(self) -> tuple[Any, Any]:
+        """(the head layout, the wavetables of its vocabulary or None), loaded once."""
         if self._decoding is None:
             from synthmatch.models.layout import EstimatorLayout
             from synthmatch.models.vocab import load_wavetables
@@ -133,7 +130,14 @@ class Estimator:
             if (self.path / WAVETABLES_FILE).is_file():
                 _, tables = load_wavetables(self.path / WAVETABLES_FILE)
             self._decoding = (layout, tables)
-        layout, tables = self._decoding
+        return self._decoding
+
+    def presets(self, samples: np.ndarray, probe: Probe, *, n: int = 1) -> list[Preset]:
+        """The mode, then draws ``1 .. n - 1`` from the predicted distributions, as presets (each
+        draw is reproducible: :func:`synthmatch.models.decode.decode`)."""
+        from synthmatch.models.decode import decode
+
+        layout, tables = self.decoding()
         outputs = self.predict(samples, probe)
         return [decode(outputs, layout, row=0, sample=k or None, tables=tables) for k in range(max(1, n))]
 
