@@ -221,7 +221,12 @@ def test_debug_training_lowers_the_loss_and_writes_the_run(trained):
 
 def test_onnx_outputs_match_torch(trained):
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime runs the exported model")
+    from synthmatch.train.estimator import BEST
+
     model, _, _ = model_from_checkpoint(load_checkpoint(trained.checkpoint))
+    model.load_state_dict(
+        torch.load(trained.out / BEST, map_location="cpu")["state_dict"]
+    )  # what is exported
     sess = ort.InferenceSession(str(trained.onnx), providers=["CPUExecutionProvider"])
     assert [o.name for o in sess.get_outputs()] == list(OUTPUT_NAMES)
     assert [i.name for i in sess.get_inputs()] == ["mel", "probe"]
@@ -402,3 +407,17 @@ def test_bench_estimator_times_each_step(trained, tmp_path, capsys):
     assert set(med) == {"features", "network", "decode", "total"} and all(v > 0 for v in med.values())
     assert med["total"] >= max(med["features"], med["network"], med["decode"])
     assert "network" in capsys.readouterr().out
+
+
+def test_the_epoch_with_the_lowest_validation_loss_is_exported(trained):
+    from synthmatch.train.estimator import BEST
+
+    losses = [r["val"]["loss"] for r in trained.history]
+    best = int(np.argmin(losses))
+    assert (trained.out / BEST).is_file()
+    assert (
+        trained.card["metrics"]["epoch"] == best + 1
+        and trained.card["metrics"]["val"]["loss"] == losses[best]
+    )
+    saved = torch.load(trained.out / BEST, map_location="cpu")
+    assert saved["epoch"] == best + 1

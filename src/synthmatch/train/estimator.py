@@ -4,9 +4,10 @@
 the config's :class:`~synthmatch.models.configs.DataConfig`), splits it by item-index hash
 (:mod:`synthmatch.train.split`), builds the wavetable vocabulary from the training split, trains
 with per-epoch validation, writes ``metrics.jsonl`` (one JSON object per epoch) and a resumable
-``checkpoint.pt`` (after every epoch and every ``checkpoint_every_s`` seconds), and exports
-``estimator.onnx``, ``wavetables.npz``, ``model_card.json`` and ``model_card.md``
-(:mod:`synthmatch.models.export`).
+``checkpoint.pt`` (after every epoch and every ``checkpoint_every_s`` seconds), keeps the weights
+of the epoch with the lowest validation loss in ``best.pt``, and exports those as
+``estimator.onnx``, with ``wavetables.npz``, ``model_card.json`` and ``model_card.md``
+(:mod:`synthmatch.models.export`; the card's metrics are that epoch's).
 
 A killed run resumes with ``resume=True`` (``--resume``): the same epoch plan is rebuilt from
 ``(seed, epoch)`` and the batches already trained are skipped, so a resumed run sees the same
@@ -20,9 +21,11 @@ validates, writes and exports. A run resumes only with as many processes as it s
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
+import math
 import os
 import pathlib
 import shlex
@@ -68,6 +71,8 @@ from synthmatch.train.split import is_validation
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+#: The weights of the epoch with the lowest validation loss so far: what is exported.
+BEST = "best.pt"
 METRICS = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 
@@ -467,6 +472,10 @@ def _train(
             history.append(record)
             with open(out_dir / METRICS, "a") as fh:
                 fh.write(json.dumps(json_safe(record)) + "\n")
+            if record is _best_record(history):
+                tmp = out_dir / f".tmp-{BEST}"
+                torch.save({"epoch": epoch + 1, "state_dict": net.state_dict()}, tmp)
+                os.replace(tmp, out_dir / BEST)
             log.info(
                 "epoch %d/%d: train loss %.4f, val loss %.4f (%.0f s)",
                 epoch + 1,
@@ -512,6 +521,12 @@ def _train(
     )
 
 
+def _best_record(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The epoch record with the lowest validation loss (the first of equals), or None."""
+    scored = [r for r in history if math.isfinite(float(r.get("val", {}).get("loss", math.nan)))]
+    return min(scored, key=lambda r: float(r["val"]["loss"])) if scored else None
+
+
 def _export(
     net: torch.nn.Module,
     cfg: EstimatorConfig,
@@ -528,6 +543,10 @@ def _export(
     """Write the ONNX model, the wavetables and the model card (see :mod:`synthmatch.models.export`)."""
     n_mels = int(log_mel["n_mels"])
     net = net.cpu().eval()
+    best = _best_record(history)
+    if best is not None and (out_dir / BEST).is_file():  # the best epoch's weights, not the last's
+        net = copy.deepcopy(net)
+        net.load_state_dict(torch.load(out_dir / BEST, map_location="cpu")["state_dict"])
     onnx_path, opset = export_onnx(net, out_dir / ONNX_FILE, n_mels=n_mels, frames=frames)
     diff = onnx_max_difference(net, onnx_path, n_mels=n_mels, frames=frames)
     wt_path = save_wavetables(out_dir / WAVETABLES_FILE, ds, layout.wavetable_vocab)
@@ -537,7 +556,7 @@ def _export(
         layout=layout,
         log_mel=log_mel,
         provenance=provenance,
-        metrics=history[-1] if history else {},
+        metrics=best or {},
         onnx={
             "file": ONNX_FILE,
             "opset": opset,
