@@ -203,3 +203,17 @@ def test_the_estimator_source_says_what_to_do_when_no_model_is_there(tmp_path, m
 
     with pytest.raises(SpecMismatchError, match="retrain"):
         Estimator(tmp_path / "m")
+
+
+def test_retuned_moves_the_global_pitch_so_the_first_sounding_oscillator_plays_the_target():
+    from synthmatch.search.estimator import retuned
+
+    a3 = 220.0  # MIDI 57
+    p = Preset.init().with_values(osc_1_transpose=12.0, osc_1_tune=0.25)
+    out = retuned(p, a3, 57)
+    assert out.values["voice_transpose"] == -12.0 and out.values["voice_tune"] == pytest.approx(-0.25)
+    up = retuned(p, a3 * 2 ** (7.4 / 12), 57)  # a fifth and 40 cents up
+    assert up.values["voice_transpose"] == -5.0 and up.values["voice_tune"] == pytest.approx(0.15)
+    assert p.values.get("voice_transpose", 0.0) == 0.0  # a copy
+    off = Preset.init().with_values(osc_1_on=0.0, osc_2_on=1.0, osc_2_transpose=-24.0)
+    assert retuned(off, a3, 57).values["voice_transpose"] == 24.0  # the first oscillator that sounds

@@ -291,7 +291,8 @@ def _estimator(context: MethodContext) -> MethodFn:
         from synthmatch.search.scoring import fit_length
 
         est = context.matcher.source("estimator").estimator
-        return est.presets(fit_length(item.audio, probe.n_samples), probe, n=1)[0], 0
+        f0 = an.f0_hz if an.pitched else None
+        return est.presets(fit_length(item.audio, probe.n_samples), probe, n=1, f0=f0)[0], 0
 
     return _timed(pick)
 
@@ -308,7 +309,8 @@ def _estimator_best(context: MethodContext) -> MethodFn:
         from synthmatch.search.scoring import fit_length
 
         est = context.matcher.source("estimator").estimator
-        presets = est.presets(fit_length(item.audio, probe.n_samples), probe, n=ESTIMATOR_BEST_OF)
+        f0 = an.f0_hz if an.pitched else None
+        presets = est.presets(fit_length(item.audio, probe.n_samples), probe, n=ESTIMATOR_BEST_OF, f0=f0)
         obj = Objective(
             score=make_score(item.audio, probe, target_f0=target_f0_of(an)),
             pool=context.matcher.pool,

@@ -36,6 +36,9 @@ ESTIMATOR_ENV = "SYNTHMATCH_ESTIMATOR"
 MODEL_FILE = "estimator.onnx"
 CARD_FILE = "model_card.json"
 WAVETABLES_FILE = "wavetables.npz"
+#: Revision of what :meth:`Estimator.presets` makes of the network's outputs (decoding, retuning):
+#: part of :attr:`Estimator.fingerprint`, so the benchmark does not reuse answers of another.
+DECODE_REVISION = 2
 
 
 def default_estimator_path() -> pathlib.Path:
@@ -91,7 +94,9 @@ class Estimator:
         self.output_names = [o.name for o in self.session.get_outputs()]
         #: What identifies this model's answers (the benchmark's key for logged attempts).
         self.fingerprint = hashlib.sha256(
-            (self.path / MODEL_FILE).read_bytes() + (self.path / CARD_FILE).read_bytes()
+            (self.path / MODEL_FILE).read_bytes()
+            + (self.path / CARD_FILE).read_bytes()
+            + f"decode {DECODE_REVISION}".encode()
         ).hexdigest()[:16]
         self._decoding: tuple[Any, Any] | None = None
 
@@ -132,14 +137,39 @@ class Estimator:
             self._decoding = (layout, tables)
         return self._decoding
 
-    def presets(self, samples: np.ndarray, probe: Probe, *, n: int = 1) -> list[Preset]:
+    def presets(
+        self, samples: np.ndarray, probe: Probe, *, n: int = 1, f0: float | None = None
+    ) -> list[Preset]:
         """The mode, then draws ``1 .. n - 1`` from the predicted distributions, as presets (each
-        draw is reproducible: :func:`synthmatch.models.decode.decode`)."""
+        draw is reproducible: :func:`synthmatch.models.decode.decode`). With the target's ``f0``
+        (Hz, a pitched target), each is retuned onto it (:func:`retuned`)."""
         from synthmatch.models.decode import decode
 
         layout, tables = self.decoding()
         outputs = self.predict(samples, probe)
-        return [decode(outputs, layout, row=0, sample=k or None, tables=tables) for k in range(max(1, n))]
+        out = [decode(outputs, layout, row=0, sample=k or None, tables=tables) for k in range(max(1, n))]
+        return [retuned(p, f0, probe.note) for p in out] if f0 else out
+
+
+def retuned(preset: Preset, f0: float, note: int) -> Preset:
+    """``preset`` moved by the global pitch controls so that its first sounding oscillator plays ``f0``.
+
+    The estimator predicts each oscillator's transpose and tune from the audio, which is hard to
+    read from a log-mel at low frequencies; the analysis measures the target's f0 directly. The
+    nominal pitch of an oscillator is the played note plus its transpose and tune; the difference
+    to ``f0`` goes to ``voice_transpose`` (whole semitones) and ``voice_tune`` (the rest), which
+    the estimator never sets (the datasets hold them at 0) and the refiner never searches."""
+    from synthmatch.vital.spec import default_space
+
+    space = default_space()
+    values = preset.values
+    on = next((k for k in (1, 2, 3) if values.get(f"osc_{k}_on", 0.0) >= 0.5), None)
+    if on is None:
+        return preset
+    nominal = values.get(f"osc_{on}_transpose", 0.0) + values.get(f"osc_{on}_tune", 0.0)
+    shift = 12.0 * np.log2(f0 / (440.0 * 2.0 ** ((note - 69) / 12.0))) - nominal
+    vt = float(np.clip(round(shift), space["voice_transpose"].min, space["voice_transpose"].max))
+    return preset.with_values(voice_transpose=vt, voice_tune=float(np.clip(shift - vt, -1.0, 1.0)))
 
 
 @register_source("estimator")
@@ -150,5 +180,5 @@ class EstimatorSource:
         self.estimator = Estimator(getattr(matcher.config, "estimator", None))
 
     def propose(self, target: Target, k: int) -> list[Proposal]:
-        presets = self.estimator.presets(target.samples, target.probe, n=k)
+        presets = self.estimator.presets(target.samples, target.probe, n=k, f0=target.f0)
         return [Proposal(p, Origin("estimator", j)) for j, p in enumerate(presets)]
