@@ -181,12 +181,13 @@ def _timed(pick: Pick) -> MethodFn:
     return method
 
 
-def _matching(context: MethodContext, budget: int) -> MethodFn:
-    """The whole matcher at ``budget`` renders, with its own analysis."""
+def _matching(context: MethodContext, budget: int, **settings: Any) -> MethodFn:
+    """The whole matcher at ``budget`` renders, with its own analysis (``settings``: other
+    :class:`~synthmatch.search.config.MatchConfig` fields, e.g. the proposal sources)."""
 
     def method(item: Item) -> Attempt:
         t0 = time.monotonic()
-        res = context.matcher.match((item.audio, item.sample_rate), budget=budget, candidates=1)
+        res = context.matcher.match((item.audio, item.sample_rate), budget=budget, candidates=1, **settings)
         release = res.analysis["release_s"]
         if release is not None:  # the matcher measures it from the trimmed clip's start
             release += res.analysis["trimmed_start_s"]
@@ -331,22 +332,7 @@ def _estimator_best(context: MethodContext) -> MethodFn:
     estimator=True,
 )
 def _match_estimator(context: MethodContext) -> MethodFn:
-    def method(item: Item) -> Attempt:
-        t0 = time.monotonic()
-        res = context.matcher.match(
-            (item.audio, item.sample_rate),
-            budget=context.budget,
-            candidates=1,
-            sources=("estimator", "library"),
-        )
-        release = res.analysis["release_s"]
-        if release is not None:
-            release += res.analysis["trimmed_start_s"]
-        return Attempt(
-            res.best.preset, res.probe, res.renders, time.monotonic() - t0, res.analysis["midi_note"], release
-        )
-
-    return method
+    return _matching(context, context.budget, sources=("estimator", "library"))
 
 
 @functools.lru_cache(maxsize=2)

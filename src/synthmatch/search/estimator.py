@@ -15,6 +15,7 @@ proposal source ``"estimator"``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -92,13 +93,17 @@ class Estimator:
             str(self.path / MODEL_FILE), sess_options=opts, providers=["CPUExecutionProvider"]
         )
         self.output_names = [o.name for o in self.session.get_outputs()]
-        #: What identifies this model's answers (the benchmark's key for logged attempts).
-        self.fingerprint = hashlib.sha256(
+        self._decoding: tuple[Any, Any] | None = None
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """What identifies this model's answers (the benchmark's key for logged attempts); read on
+        first use, so a match does not hash the model file."""
+        return hashlib.sha256(
             (self.path / MODEL_FILE).read_bytes()
             + (self.path / CARD_FILE).read_bytes()
             + f"decode {DECODE_REVISION}".encode()
         ).hexdigest()[:16]
-        self._decoding: tuple[Any, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -159,6 +164,7 @@ def retuned(preset: Preset, f0: float, note: int) -> Preset:
     nominal pitch of an oscillator is the played note plus its transpose and tune; the difference
     to ``f0`` goes to ``voice_transpose`` (whole semitones) and ``voice_tune`` (the rest), which
     the estimator never sets (the datasets hold them at 0) and the refiner never searches."""
+    from synthmatch.audio.pitch import midi_to_hz
     from synthmatch.vital.spec import default_space
 
     space = default_space()
@@ -167,7 +173,7 @@ def retuned(preset: Preset, f0: float, note: int) -> Preset:
     if on is None:
         return preset
     nominal = values.get(f"osc_{on}_transpose", 0.0) + values.get(f"osc_{on}_tune", 0.0)
-    shift = 12.0 * np.log2(f0 / (440.0 * 2.0 ** ((note - 69) / 12.0))) - nominal
+    shift = 12.0 * np.log2(f0 / midi_to_hz(note)) - nominal
     vt = float(np.clip(round(shift), space["voice_transpose"].min, space["voice_transpose"].max))
     return preset.with_values(voice_transpose=vt, voice_tune=float(np.clip(shift - vt, -1.0, 1.0)))
 

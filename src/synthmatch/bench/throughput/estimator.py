@@ -32,10 +32,10 @@ def measure_estimator(
     t0 = time.perf_counter()
     est = Estimator(estimator)
     load_s = time.perf_counter() - t0
-    est.presets(*_target(analyze_target, targets[0]), n=1)  # warm-up; loads the decoder's tables
+    analysed = [(t.samples, t.probe) for t in (analyze_target(p, sample_rate=44100) for p in targets)]
+    est.presets(*analysed[0], n=1)  # warm-up; loads the decoder's tables
     layout, tables = est.decoding()
     steps: dict[str, list[float]] = {"features": [], "network": [], "decode": [], "total": []}
-    analysed = [_target(analyze_target, t) for t in targets]
     for _ in range(rounds):
         for samples, probe in analysed:
             a = time.perf_counter()
@@ -58,11 +58,6 @@ def measure_estimator(
         "max_ms": {k: 1000 * max(v) for k, v in steps.items()},
         "machine": machine_info(),
     }
-
-
-def _target(analyze_target: Any, path: str | os.PathLike[str]) -> tuple[Any, Any]:
-    t = analyze_target(path, sample_rate=44100)
-    return t.samples, t.probe
 
 
 def format_estimator(report: dict[str, Any]) -> str:
