@@ -9,14 +9,17 @@ from typing import Any
 
 import numpy as np
 
+from synthmatch.bench.params import format_parameter_table
 from synthmatch.bench.stats import WITHIN_RATIO, SuiteResult
 from synthmatch.bench.suites import Item
 
 
 def format_markdown(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     """``report.md``: the run's metadata, then per suite the metrics table, the win rates, ``match``
-    against each method, and the analysis accuracy (``summaries`` from
-    :func:`~synthmatch.bench.stats.summarize`)."""
+    against each method, the parameter metrics where the items' presets are known
+    (:mod:`synthmatch.bench.params`), and the analysis accuracy (``summaries`` from
+    :func:`~synthmatch.bench.stats.summarize`, with ``parameters`` from
+    :func:`~synthmatch.bench.params.summarize_parameters`)."""
     lines = ["# synthmatch benchmark report", "", "```", json.dumps(meta, indent=1), "```", ""]
     for s in summaries:
         lines += [f"## Suite `{s['suite']}` ({s['n_items']} items)", ""]
@@ -70,6 +73,8 @@ def format_markdown(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> st
                     f"| {base} | {r['ratio']:.3f} | [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}] | "
                     f"{r['wins']} of {r['n']} | {r['within']} of {r['n']} | {verdict} |"
                 )
+        if s.get("parameters"):
+            lines += ["", *format_parameter_table(s["parameters"])]
         a = s["analysis"]
         lines += [
             "",

@@ -21,6 +21,7 @@ from synthmatch import __version__
 from synthmatch.bench.log import AttemptLog, analysis_inputs, settings_key
 from synthmatch.bench.machine import ENGINE_SPEED_PRESETS, engine_speed, machine_info
 from synthmatch.bench.methods import METHODS, Attempt, MethodFn, canonical_methods, make_methods
+from synthmatch.bench.params import parameter_rows, summarize_parameters
 from synthmatch.bench.report import format_markdown, spectrogram_figures
 from synthmatch.bench.stats import SuiteResult, summarize
 from synthmatch.bench.suites import ID_RAND_SEED, OOD_NEEDS_A_FOLDER, SUITES, Item
@@ -225,7 +226,14 @@ def run_benchmark(
                 key_of=key_of,
                 legacy_key_of=functools.partial(key_of, legacy=True),
             )
-            summaries.append(summarize(res))
+            # parameter metrics where the item's preset is known (no render: the presets alone)
+            truths = [it.preset for it in items]
+            params = (
+                {m: parameter_rows([a.preset for a in atts], truths) for m, atts in res.attempts.items()}
+                if any(t is not None for t in truths)
+                else {}
+            )
+            summaries.append({**summarize(res), "parameters": summarize_parameters(params)})
             # spectrograms for the first items: re-render what each method returned
             audio: dict[str, list[np.ndarray | None]] = {}
             for meth, atts in res.attempts.items():
@@ -250,6 +258,8 @@ def run_benchmark(
                         "scores": res.scores,
                         "cost": res.cost,
                         "analysis": res.analysis,
+                        # per method, per item: bench.params.parameter_metrics against the truth
+                        "params": params,
                         # where its seconds per match were measured (compare them on one CPU only)
                         "machine": meta_machine,
                         # the engine's speed before and after this suite (machine.engine_speed)
