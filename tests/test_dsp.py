@@ -218,3 +218,18 @@ def test_yin_rejects_bad_settings():
         dsp.yin(frames, sample_rate=22050, window=32, tau_min=2, tau_max=40, sum_squares=np.zeros((2, 100)))
     hz, aperiodicity = dsp.yin(np.zeros((0, 100)), sample_rate=22050, window=32, tau_min=2, tau_max=40)
     assert hz.shape == aperiodicity.shape == (0,)
+
+
+def test_the_slaney_mel_filterbank_is_librosas_bit_for_bit():
+    import itertools
+
+    import librosa
+
+    from synthmatch.dsp import mel_filterbank
+
+    for sr, n_fft, n_mels, fmin, fmax, norm in itertools.product(
+        [22050, 44100], [1024, 2048], [32, 64, 96], [0.0, 20.0], [None, 8000.0], ["slaney", None]
+    ):
+        ours = mel_filterbank(sample_rate=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, norm=norm)
+        ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, norm=norm)
+        assert np.array_equal(ours.toarray(), ref.astype(np.float32)), (sr, n_fft, n_mels, fmin, fmax, norm)
