@@ -71,7 +71,7 @@ def test_render_makes_the_output_folder_and_writes_the_probe_length(tmp_path, in
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["match", "x.wav", "--budget", "0"], "argument --budget: 0 must be >= 1"),
+        (["match", "x.wav", "--budget", "-1"], "argument --budget: -1 must be >= 0"),
         (["match", "x.wav", "--seconds", "-2"], "argument --seconds: -2 must be > 0"),
         (["match", "x.wav", "--note", "200"], "200 is not a MIDI note number"),
         (["match", "x.wav", "--note", "C4"], "'C4' must be 'auto' or a MIDI note number"),

@@ -17,7 +17,8 @@ def test_match_config_validates_every_setting():
     MatchConfig(budget=None, seconds=5.0)
     for bad, says in [
         ({"budget": None}, "give a render budget"),
-        ({"budget": 0}, "budget must be at least 1"),
+        ({"budget": -1}, "budget must be 0"),
+        ({"budget": 0, "seconds": 5.0}, "budget=0 renders nothing"),
         ({"seconds": 0.0}, "seconds must be > 0"),
         ({"candidates": 0}, "candidates must be at least 1"),
         ({"starts": 0}, "starts must be at least 1"),
@@ -47,8 +48,8 @@ def test_match_refuses_settings_out_of_range_before_loading_anything(tmp_path):
     from synthmatch.search.match import Matcher
 
     with Matcher() as m:
-        with pytest.raises(ValueError, match="budget must be at least 1"):
-            m.match(tmp_path / "not_there.wav", budget=0)  # the settings fail first, not the file
+        with pytest.raises(ValueError, match="budget must be 0"):
+            m.match(tmp_path / "not_there.wav", budget=-1)  # the settings fail first, not the file
         with pytest.raises(ValueError, match="fixed when the Matcher is made"):
             m.match(tmp_path / "not_there.wav", workers=7)
 

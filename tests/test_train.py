@@ -421,3 +421,31 @@ def test_the_epoch_with_the_lowest_validation_loss_is_exported(trained):
     )
     saved = torch.load(trained.out / BEST, map_location="cpu")
     assert saved["epoch"] == best + 1
+
+
+def test_match_with_budget_zero_answers_from_the_estimator_without_any_render(trained, tmp_path, capsys):
+    pytest.importorskip("onnxruntime", reason="inference runs the exported model with onnxruntime")
+    import soundfile as sf
+
+    from synthmatch.cli import main
+    from synthmatch.search.match import Matcher
+    from synthmatch.vital.preset import Preset, check_vital_json
+
+    t = np.arange(44100) / 44100
+    sf.write(
+        tmp_path / "tone.wav", (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-3 * t)).astype(np.float32), 44100
+    )
+    with Matcher(sources=("estimator",), estimator=str(trained.out)) as m:
+        res = m.match(tmp_path / "tone.wav", budget=0, candidates=2)
+        assert m._pool is None and "library" not in m.__dict__  # no worker spawned, no library loaded
+    assert res.renders == 0 and not res.rendered and len(res.candidates) == 2
+    assert [c.origin.index for c in res.candidates] == [0, 1]  # the mode, then a draw
+    assert res.to_dict()["candidates"][0]["score"] is None
+    assert main(["match", str(tmp_path / "tone.wav"), "--budget", "0", "--sources", "estimator",
+                 "--estimator", str(trained.out), "-o", str(tmp_path / "m"), "--no-tutorial"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "0 renders" in out and "not rendered" in out
+    assert not (tmp_path / "m" / "match.wav").exists() and (tmp_path / "m" / "report.html").exists()
+    preset = Preset.from_file(tmp_path / "m" / "preset.vital")
+    assert check_vital_json(json.loads(preset.to_json())) == []
+    assert json.loads((tmp_path / "m" / "match.json").read_text())["renders"] == 0

@@ -32,6 +32,8 @@ def at_least(kind: type, low: float, *, strict: bool = False) -> Callable[[str],
 
 #: Counts: items, workers, rounds, budgets.
 positive_int = at_least(int, 1)
+#: Counts where 0 means "none" (``match --budget 0``: no render).
+non_negative_int = at_least(int, 0)
 #: Durations and limits in seconds.
 positive_float = at_least(float, 0, strict=True)
 

@@ -8,7 +8,7 @@ import pathlib
 import sys
 from typing import TYPE_CHECKING
 
-from synthmatch.cli.args import positive_float, positive_int
+from synthmatch.cli.args import non_negative_int, positive_float, positive_int
 from synthmatch.errors import SynthmatchError
 
 if TYPE_CHECKING:
@@ -53,9 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--budget",
-        type=positive_int,
+        type=non_negative_int,
         default=defaults.budget,
-        help=f"render budget (default {defaults.budget})",
+        help=f"render budget (default {defaults.budget}); 0 renders nothing and returns the first "
+        "sources' answers at once (the estimator's, with --sources estimator)",
     )
     g.add_argument(
         "--seconds",
@@ -136,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out or f"match-{pathlib.Path(args.target).stem}")
     _check_out_dir(out)  # before the search: a bad -o must not cost a match
     with Matcher(config) as m:
-        with progress_bar("matching", total=config.budget, unit="render", lazy=True) as progress:
-            result = m.match(args.target, progress=progress)
+        if config.budget == 0:
+            result = m.match(args.target)
+        else:
+            with progress_bar("matching", total=config.budget, unit="render", lazy=True) as progress:
+                result = m.match(args.target, progress=progress)
     paths = write_outputs(result, out, tutorial=not args.no_tutorial, llm=args.llm)
     for warning in result.analysis.get("warnings") or ():
         print(f"warning: {warning}", file=sys.stderr)
@@ -157,6 +161,10 @@ def candidate_lines(result: MatchResult) -> list[str]:
     lines = [
         "candidates, best first (score: MSS-mel dB, plus the pitch term when off a pitched target's note)"
     ]
+    if not result.rendered:
+        return ["candidates, first source first (not rendered: --budget 0)"] + [
+            f"  candidate {i + 1}: {c.origin}" for i, c in enumerate(result.candidates)
+        ]
     for i, c in enumerate(result.candidates):
         mss = c.metrics["mss_mel"]
         parts = f" = MSS-mel {mss:.3f} + pitch {c.score - mss:.3f}" if c.score > mss else ""

@@ -28,7 +28,9 @@ class MatchConfig:
     Attributes
     ----------
     budget : int | None
-        Render budget (``None``: limited by ``seconds`` alone).
+        Render budget (``None``: limited by ``seconds`` alone). ``0`` renders nothing: the
+        candidates are the sources' first proposals, unscored (the estimator's answer in
+        milliseconds, when ``sources`` starts with ``"estimator"``).
     seconds : float | None
         Wall-clock limit in seconds (``None``: limited by ``budget`` alone).
     candidates : int
@@ -92,8 +94,10 @@ class MatchConfig:
             object.__setattr__(self, "sources", tuple(self.sources))
         if self.budget is None and self.seconds is None:
             raise ValueError("give a render budget, a time limit in seconds, or both")
-        if self.budget is not None and not self.budget >= 1:
-            raise ValueError(f"budget must be at least 1 render, got {self.budget!r}")
+        if self.budget is not None and not self.budget >= 0:
+            raise ValueError(f"budget must be 0 (no render) or more renders, got {self.budget!r}")
+        if self.budget == 0 and self.seconds is not None:
+            raise ValueError("budget=0 renders nothing: a time limit (seconds) does not apply to it")
         if self.seconds is not None and not self.seconds > 0:
             raise ValueError(f"seconds must be > 0, got {self.seconds!r}")
         for name in ("candidates", "rerank", "starts"):

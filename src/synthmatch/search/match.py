@@ -10,6 +10,7 @@ the best found so far.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 from synthmatch import __version__
 from synthmatch.errors import SynthmatchError
 from synthmatch.render.pool import RenderPool
-from synthmatch.render.probe import Probe
+from synthmatch.render.probe import DEFAULT_PROBE, Probe
 from synthmatch.search.config import DEFAULT_BUDGET, DEFAULT_CANDIDATES, MatchConfig
 from synthmatch.search.library import Library, default_library_path
 from synthmatch.search.proposals import LibrarySource, ProposalSource, make_source
@@ -96,6 +97,11 @@ class MatchResult:
     def best(self) -> Candidate:
         return self.candidates[0]
 
+    @property
+    def rendered(self) -> bool:
+        """The candidates were rendered and scored (False for a match with ``budget=0``)."""
+        return all(c.audio.size for c in self.candidates)
+
     def to_dict(self) -> dict[str, Any]:
         from synthmatch.render.engine import engine_version
 
@@ -106,7 +112,7 @@ class MatchResult:
                 {
                     "origin": str(c.origin),
                     "found": c.origin.to_dict(),
-                    "score": c.score,
+                    "score": c.score if c.metrics else None,
                     "metrics": c.metrics,
                     "name": c.preset.meta.get("preset_name"),
                 }
@@ -163,21 +169,38 @@ class Matcher:
         **overrides: Any,
     ) -> None:
         self.config = (config or MatchConfig()).replace(**overrides)
-        library = library if library is not None else self.config.library
-        if library is None or isinstance(library, (str, bytes)) or hasattr(library, "__fspath__"):
-            library = Library.load(library or default_library_path())
-        self.library = library
-        from synthmatch.audio.features import get_embedding
-
-        emb_cfg = library.provenance["embedding"]
-        self.embedding = get_embedding(emb_cfg["name"], **emb_cfg.get("config", {}))
+        self._library_arg = library if library is not None else self.config.library
         self._own_pool = pool is None
-        self.pool = pool or RenderPool(workers=self.config.workers)
+        self._pool = pool
         self._sources: dict[str, ProposalSource] = {}
 
+    @functools.cached_property
+    def library(self) -> Library:
+        """The retrieval library, loaded on first use (a match from the estimator alone with no
+        render needs neither it nor the render pool)."""
+        library = self._library_arg
+        if library is None or isinstance(library, (str, bytes)) or hasattr(library, "__fspath__"):
+            library = Library.load(library or default_library_path())
+        return library
+
+    @functools.cached_property
+    def embedding(self) -> Any:
+        """The library's embedding of audio."""
+        from synthmatch.audio.features import get_embedding
+
+        emb_cfg = self.library.provenance["embedding"]
+        return get_embedding(emb_cfg["name"], **emb_cfg.get("config", {}))
+
+    @property
+    def pool(self) -> RenderPool:
+        """The render pool (made on first use when the matcher makes its own)."""
+        if self._pool is None:
+            self._pool = RenderPool(workers=self.config.workers)
+        return self._pool
+
     def close(self) -> None:
-        if self._own_pool:
-            self.pool.close()
+        if self._own_pool and self._pool is not None:
+            self._pool.close()
 
     def __enter__(self) -> Matcher:
         return self
@@ -232,13 +255,15 @@ class Matcher:
         sources = [self.source(name) for name in cfg.sources]
         t0 = time.monotonic()
         timings: dict[str, float] = {}
-        sr = self.library.probe.sample_rate
+        sr = self._sample_rate(cfg)
         target = analyze_target(audio, sample_rate=sr, note=cfg.note, max_seconds=cfg.max_seconds_audio)
         timings["analyze"] = time.monotonic() - t0
 
         t1 = time.monotonic()
         proposals = propose(target, sources, max(cfg.rerank, cfg.candidates))
         timings["propose"] = time.monotonic() - t1
+        if cfg.budget == 0:
+            return self._unrendered(target, proposals, cfg, timings, t0)
 
         budget = Budget(max_renders=cfg.budget, max_seconds=cfg.seconds)
         f0_of = PitchMemo(sr)
@@ -280,6 +305,50 @@ class Matcher:
             timings=timings,
             settings={**cfg.to_dict(), "revision": MATCH_REVISION, "library_size": len(self.library)},
             interrupted=interrupted,
+        )
+
+    def _sample_rate(self, config: MatchConfig) -> int:
+        """The rate targets are analysed and rendered at: the library's probe's, when a source or
+        a render needs the library; else the default probe's (the same 44.1 kHz)."""
+        if "library" in config.sources or config.budget != 0 or "library" in self.__dict__:
+            return self.library.probe.sample_rate
+        return DEFAULT_PROBE.sample_rate
+
+    def _unrendered(
+        self,
+        target: Any,
+        proposals: list[Any],
+        cfg: MatchConfig,
+        timings: dict[str, float],
+        t0: float,
+    ) -> MatchResult:
+        """A match with no render (``budget=0``): the sources' first distinct proposals as they
+        come, in the order of ``cfg.sources``, unscored (:attr:`MatchResult.rendered` is False)."""
+        if not proposals:
+            raise SynthmatchError(f"the sources {list(cfg.sources)} proposed nothing for this target")
+        seen: set[Any] = set()
+        candidates = []
+        for p in proposals:
+            if p.origin.lineage in seen:
+                continue
+            seen.add(p.origin.lineage)
+            p.preset.meta["preset_name"] = "synthmatch match"
+            candidates.append(Candidate(p.preset, np.zeros(0, np.float32), {}, p.origin))
+            if len(candidates) == cfg.candidates:
+                break
+        timings["total"] = time.monotonic() - t0
+        settings = {**cfg.to_dict(), "revision": MATCH_REVISION}
+        if "library" in self.__dict__:
+            settings["library_size"] = len(self.library)
+        return MatchResult(
+            target=target.samples,
+            sample_rate=target.sample_rate,
+            probe=target.probe,
+            analysis=target.record(),
+            candidates=candidates,
+            renders=0,
+            timings=timings,
+            settings=settings,
         )
 
 

@@ -63,14 +63,20 @@ def render_html(result: MatchResult, *, tutorial_md: str | None = None) -> str:
     rows = []
     for i, c in enumerate(result.candidates):
         cells = "".join(f"<td>{c.metrics[m]:.4g}</td>" for m in metric_names)
+        score = f"{c.score:.4g}" if c.metrics else "not rendered"
+        listen = (
+            f"<audio controls src='data:audio/wav;base64,{_wav_b64(c.audio, sr)}'></audio>"
+            if c.audio.size
+            else ""
+        )
         rows.append(
-            f"<tr><td>{i + 1}</td><td><b>{c.score:.4g}</b></td><td>{html.escape(str(c.origin))}</td>{cells}"
-            f"<td><audio controls src='data:audio/wav;base64,{_wav_b64(c.audio, sr)}'></audio></td></tr>"
+            f"<tr><td>{i + 1}</td><td><b>{score}</b></td><td>{html.escape(str(c.origin))}</td>{cells}"
+            f"<td>{listen}</td></tr>"
         )
     head = "".join(f"<th>{html.escape(m)}</th>" for m in metric_names)
     png = spectrogram_png(
         [("target", result.target)]
-        + [(f"candidate {i + 1}", c.audio) for i, c in enumerate(result.candidates)],
+        + [(f"candidate {i + 1}", c.audio) for i, c in enumerate(result.candidates) if c.audio.size],
         sr,
     )
     an = result.analysis
@@ -98,25 +104,29 @@ pitched target's. Lower is better for every column except rms_cos.</p>
 def write_outputs(
     result: MatchResult, out_dir: str | os.PathLike[str], *, tutorial: bool = True, llm: str | None = None
 ) -> dict[str, pathlib.Path]:
-    """Write ``preset.vital``, ``match.wav``, ``candidates/``, ``match.json``, ``report.html`` and the tutorial."""
+    """Write ``preset.vital``, ``match.wav``, ``candidates/``, ``match.json``, ``report.html`` and the
+    tutorial (no ``.wav`` of a candidate that was not rendered: a match with ``budget=0``)."""
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, pathlib.Path] = {}
     sr = result.sample_rate
     paths["preset"] = result.best.preset.write(out / "preset.vital")
-    paths["audio"] = save_wav(out / "match.wav", result.best.audio, sr)
+    if result.best.audio.size:
+        paths["audio"] = save_wav(out / "match.wav", result.best.audio, sr)
     save_wav(out / "target.wav", result.target, sr)
     cdir = out / "candidates"
     cdir.mkdir(exist_ok=True)
     for i, c in enumerate(result.candidates):
         c.preset.write(cdir / f"candidate_{i + 1}.vital")
-        save_wav(cdir / f"candidate_{i + 1}.wav", c.audio, sr)
+        if c.audio.size:
+            save_wav(cdir / f"candidate_{i + 1}.wav", c.audio, sr)
     tutorial_md = None
     if tutorial:
         from synthmatch.explain import write_tutorial
 
         try:
-            tpaths = write_tutorial(result.best.preset, out, audio=result.best.audio, sample_rate=sr, llm=llm)
+            audio = result.best.audio if result.best.audio.size else None
+            tpaths = write_tutorial(result.best.preset, out, audio=audio, sample_rate=sr, llm=llm)
             paths.update({f"tutorial_{k}": pathlib.Path(v) for k, v in tpaths.items()})
             if "tutorial" in tpaths:
                 tutorial_md = pathlib.Path(tpaths["tutorial"]).read_text()
