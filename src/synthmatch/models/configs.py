@@ -9,6 +9,7 @@ is stored in checkpoints and model cards. :mod:`synthmatch.models.builders` turn
 Named configurations (:data:`CONFIGS`, :func:`get_config`):
 
 * ``debug`` — a few thousand weights; trains on a dozen items in seconds (tests);
+* ``debug-ast`` — ``debug`` with the ``ast`` spectrogram transformer as its encoder (tests);
 * ``small`` — sized to train on this 2-core CPU on 50k items in about two hours (one thread
   trains 156 items/s beside a running dataset build, so an epoch of 47.5k training items takes
   about 300 s and 20 epochs about 1.7 h) and to export to under 25 MB with its wavetables
@@ -51,7 +52,8 @@ class DataConfig(FrozenConfig):
 class ModelConfig(FrozenConfig):
     """The network: an encoder from the registry, a trunk, and head sizes.
 
-    ``encoder_options`` go to the encoder's own config (e.g. :class:`LogMelCNNConfig`).
+    ``encoder_options`` go to the encoder's own config (:class:`LogMelCNNConfig` for ``logmel-cnn``,
+    :class:`SpectrogramTransformerConfig` for ``ast``).
     ``wavetable_vocab`` is V (classes including "other"); ``wavetable_max_mb`` caps the gzip'd
     size of the vocabulary's tables shipped beside the model.
     """
@@ -130,6 +132,34 @@ class LogMelCNNConfig(FrozenConfig):
 
 
 @dataclass(frozen=True)
+class SpectrogramTransformerConfig(FrozenConfig):
+    """Options of the ``ast`` encoder (:class:`synthmatch.models.encoders.SpectrogramTransformer`).
+
+    The log-mel (dB), scaled as ``(mel + mel_offset) / mel_scale``, is cut into ``patch_mels`` ×
+    ``patch_frames`` patches every ``stride_mels`` bands and ``stride_frames`` frames (a strided
+    convolution to ``dim`` features). Learned frequency and time position embeddings are added; the
+    time table holds ``max_time_patches`` positions and later patches share the last one, so any
+    length above ``patch_frames`` frames is accepted. A class token and a probe token join the
+    patches through ``layers`` pre-norm transformer layers of ``heads`` heads (MLP ``mlp_ratio`` ×
+    ``dim``); the class token and the mean of the patch tokens give ``embedding_dim`` features.
+    """
+
+    patch_mels: int = 16
+    patch_frames: int = 16
+    stride_mels: int = 16
+    stride_frames: int = 16
+    dim: int = 192
+    layers: int = 4
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.0
+    max_time_patches: int = 64
+    embedding_dim: int = 256
+    mel_offset: float = 40.0
+    mel_scale: float = 40.0
+
+
+@dataclass(frozen=True)
 class EstimatorConfig(FrozenConfig):
     """A named estimator configuration: model, training and data."""
 
@@ -178,12 +208,21 @@ CONFIGS: dict[str, EstimatorConfig] = {
 }
 
 
+CONFIGS["debug-ast"] = CONFIGS["debug"].replace(
+    name="debug-ast",
+    model=CONFIGS["debug"].model.replace(
+        encoder="ast",
+        encoder_options={"dim": 32, "layers": 1, "heads": 2, "max_time_patches": 32, "embedding_dim": 32},
+    ),
+)
+
+
 def config_names() -> list[str]:
     return list(CONFIGS)
 
 
 def get_config(name: str) -> EstimatorConfig:
-    """The named configuration (``debug``, ``small``, ``large``)."""
+    """The named configuration (``debug``, ``debug-ast``, ``small``, ``large``)."""
     try:
         return CONFIGS[name]
     except KeyError:
