@@ -449,3 +449,14 @@ def test_match_with_budget_zero_answers_from_the_estimator_without_any_render(tr
     preset = Preset.from_file(tmp_path / "m" / "preset.vital")
     assert check_vital_json(json.loads(preset.to_json())) == []
     assert json.loads((tmp_path / "m" / "match.json").read_text())["renders"] == 0
+
+
+def test_the_card_keeps_the_modulation_threshold_with_the_best_validation_f1(trained):
+    from synthmatch.models.losses import MOD_THRESHOLDS, best_mod_threshold
+
+    metrics = {"mod_precision": 0.9, "mod_recall": 0.01, "mod_precision@0.2": 0.5, "mod_recall@0.2": 0.4}
+    assert best_mod_threshold(metrics) == (0.2, pytest.approx(2 * 0.5 * 0.4 / 0.9))
+    assert best_mod_threshold({}) is None
+    val = trained.card["metrics"]["val"]
+    assert all(f"mod_recall@{t:g}" in val for t in MOD_THRESHOLDS if t != 0.5)
+    assert trained.card["decode"]["mod_threshold"] in MOD_THRESHOLDS

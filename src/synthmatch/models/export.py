@@ -148,6 +148,7 @@ def write_model_card(
         "wavetables": dict(wavetables),
         "data": dict(provenance),
         "metrics": json_safe(dict(metrics)),
+        "decode": _decoding(metrics),
         "parameters": int(parameters),
         "versions": versions(),
         "command": command,
@@ -157,6 +158,17 @@ def write_model_card(
     (root / CARD_JSON).write_text(json.dumps(card, indent=1))
     (root / CARD_MD).write_text(_markdown(card))
     return card
+
+
+def _decoding(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """How :class:`~synthmatch.search.estimator.Estimator` decodes this model: the modulation
+    presence threshold with the best connection F1 on the validation split (0.5 without one)."""
+    from synthmatch.models.losses import best_mod_threshold
+
+    best = best_mod_threshold(metrics.get("val") or {})
+    if best is None:
+        return {"mod_threshold": 0.5}
+    return {"mod_threshold": best[0], "mod_f1_validation": round(best[1], 4)}
 
 
 def _fmt(v: Any) -> str:

@@ -212,12 +212,34 @@ def batch_metrics(
     truth = rank.unsqueeze(2) < rank.unsqueeze(1)
     pred = scores.unsqueeze(2) > scores.unsqueeze(1)
     add("order_pair_acc", ((truth == pred).float() * pair).sum(), pair.sum())
-    on = out["mod_logits"] > 0
     present = t["mod"] > 0
-    tp = (on & present).sum()
-    add("mod_precision", tp, on.sum())
-    add("mod_recall", tp, present.sum())
+    for threshold in MOD_THRESHOLDS:  # presence probability above which a connection is kept
+        on = out["mod_logits"] > math.log(threshold / (1.0 - threshold))
+        tp = (on & present).sum()
+        at = "" if threshold == 0.5 else f"@{threshold:g}"
+        add(f"mod_precision{at}", tp, on.sum())
+        add(f"mod_recall{at}", tp, present.sum())
     return sums
+
+
+#: Presence thresholds at which the modulation map's precision and recall are measured; the model
+#: card keeps the one with the best F1 on the validation split (:func:`best_mod_threshold`).
+MOD_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def best_mod_threshold(metrics: Mapping[str, float]) -> tuple[float, float] | None:
+    """(threshold, F1) of :data:`MOD_THRESHOLDS` with the highest connection F1 in ``metrics``
+    (:func:`finish_metrics` of a validation pass), or None when none was measured."""
+    best = None
+    for threshold in MOD_THRESHOLDS:
+        at = "" if threshold == 0.5 else f"@{threshold:g}"
+        p, r = metrics.get(f"mod_precision{at}"), metrics.get(f"mod_recall{at}")
+        if p is None or r is None or not (math.isfinite(p) and math.isfinite(r)):
+            continue  # not measured (None in a JSON record), or nothing counted (NaN)
+        f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+        if best is None or f1 > best[1]:
+            best = (threshold, f1)
+    return best
 
 
 def finish_metrics(sums: Mapping[str, float]) -> dict[str, float]:

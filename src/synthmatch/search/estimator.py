@@ -39,7 +39,7 @@ CARD_FILE = "model_card.json"
 WAVETABLES_FILE = "wavetables.npz"
 #: Revision of what :meth:`Estimator.presets` makes of the network's outputs (decoding, retuning):
 #: part of :attr:`Estimator.fingerprint`, so the benchmark does not reuse answers of another.
-DECODE_REVISION = 2
+DECODE_REVISION = 3
 
 
 def default_estimator_path() -> pathlib.Path:
@@ -148,11 +148,15 @@ class Estimator:
         """The mode, then draws ``1 .. n - 1`` from the predicted distributions, as presets (each
         draw is reproducible: :func:`synthmatch.models.decode.decode`). With the target's ``f0``
         (Hz, a pitched target), each is retuned onto it (:func:`retuned`)."""
-        from synthmatch.models.decode import decode
+        from synthmatch.models.decode import DEFAULT_THRESHOLD, decode
 
         layout, tables = self.decoding()
         outputs = self.predict(samples, probe)
-        out = [decode(outputs, layout, row=0, sample=k or None, tables=tables) for k in range(max(1, n))]
+        threshold = float(self.card.get("decode", {}).get("mod_threshold", DEFAULT_THRESHOLD))
+        out = [
+            decode(outputs, layout, row=0, sample=k or None, tables=tables, threshold=threshold)
+            for k in range(max(1, n))
+        ]
         return [retuned(p, f0, probe.note) for p in out] if f0 else out
 
 
