@@ -33,6 +33,8 @@ __all__ = [
     "HandcraftedConfig",
     "HandcraftedEmbedding",
     "LogMelConfig",
+    "LogMelStatsConfig",
+    "LogMelStatsEmbedding",
     "available_embeddings",
     "get_embedding",
     "log_mel",
@@ -308,12 +310,7 @@ class HandcraftedEmbedding:
         np.ndarray [shape=(dim,), dtype=float32]
         """
         c = self.config
-        y = np.asarray(samples, dtype=np.float32).reshape(-1)
-        if sample_rate != c.sample_rate:
-            y = resample(y, orig_sr=int(sample_rate), target_sr=c.sample_rate).astype(np.float32)
-        y = y[: self._n_samples]
-        if len(y) < self._n_samples:
-            y = np.pad(y, (0, self._n_samples - len(y)))
+        y = _fit_clip(samples, sample_rate, sample_rate=c.sample_rate, n_samples=self._n_samples)
 
         power = _power_spectrogram(y, c.n_fft, c.hop_length)  # [T, F]
         mel = (self._fb @ power.T).T  # [T, n_mels]
@@ -371,6 +368,211 @@ class HandcraftedEmbedding:
         if len(batch) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self.embed(b, sample_rate) for b in batch])
+
+
+# --- statistics of the declared log-mel (computable from a dataset's stored features) ----------------------
+
+
+@dataclass(frozen=True)
+class LogMelStatsConfig:
+    """Settings of :class:`LogMelStatsEmbedding`: the log-mel it reads (the fields of
+    :class:`LogMelConfig`, so a dataset's stored ``mel`` can be used as it is) and its statistics.
+
+    Attributes
+    ----------
+    sample_rate, n_fft, hop_length, n_mels, fmin, fmax, top_db
+        The log-mel (:class:`LogMelConfig`).
+    seconds : float
+        Clips are cut or zero-padded to this length (a dataset's render length), so the frames
+        line up with the stored ones.
+    n_coarse_mels : int
+        Bands of the time-segment block (``n_mels`` pooled; must divide ``n_mels``).
+    n_segments : int
+        Time segments whose lengths double (the attack gets short ones).
+    n_envelope : int
+        Points of the loudness envelope, geometrically spaced in time.
+    floor_db : float
+        Levels are floored this many dB below the clip's loudest mel bin. It is above the
+        log-mel's own floor (``top_db`` below full scale), so a clip peaking within
+        ``top_db - floor_db`` dB of full scale gives nearly the same vector at any gain.
+    """
+
+    sample_rate: int = 44100
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 64
+    fmin: float = 20.0
+    fmax: float | None = None
+    top_db: float = 80.0
+    seconds: float = 4.0
+    n_coarse_mels: int = 16
+    n_segments: int = 8
+    n_envelope: int = 24
+    floor_db: float = 60.0
+
+    @property
+    def mel(self) -> LogMelConfig:
+        """The log-mel settings."""
+        names = {f.name for f in dataclasses.fields(LogMelConfig)}
+        return LogMelConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of a clip of ``seconds`` (centred STFT)."""
+        return 1 + round(self.seconds * self.sample_rate) // self.hop_length
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict of the fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> LogMelStatsConfig:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**(d or {}))
+
+
+@register_embedding("logmel-stats")
+class LogMelStatsEmbedding:
+    """Statistics of the declared log-mel (:func:`log_mel`), so that a library can be built from
+    a dataset's stored ``mel`` column with no render (:meth:`embed_mels`), and a query embedded
+    from its audio (:meth:`embed`) lands in the same space.
+
+    Levels are in dB relative to the clip's loudest mel bin, floored ``floor_db`` below it (gain
+    is ignored, as in MSS-mel). Layout, in order (defaults in brackets):
+
+    ====================  ===========================================================  ===========
+    block                 content                                                      scale
+    ====================  ===========================================================  ===========
+    ``mel_mean`` [64]     mean log-mel over the frames within 60 dB of the loudest     dB / 20
+                          (a frame's level: the sum of its bands' powers)
+    ``mel_std`` [64]      std of the log-mel over the same frames                      dB / 6
+    ``mel_segments``      mean log-mel (16 pooled bands) in 8 time segments whose      dB / 20
+    [128]                 lengths double (edges 0, 1/128, ..., 1/2, 1 of the clip)
+    ``envelope`` [24]     frame level in 24 geometric time slots, floored at -60 dB    dB / 15
+    ====================  ===========================================================  ===========
+
+    Each block is divided by its scale and by ``sqrt(block size)``, as in
+    :class:`HandcraftedEmbedding` (whose scales these are), so every block weighs comparably in
+    the squared L2 distance. ``dim`` = 280 by default. Deterministic; numpy only.
+    """
+
+    name = "logmel-stats"
+
+    def __init__(self, **config: Any) -> None:
+        self.config = LogMelStatsConfig(**config)
+        c = self.config
+        if c.n_mels % c.n_coarse_mels:
+            raise ValueError(f"n_coarse_mels ({c.n_coarse_mels}) must divide n_mels ({c.n_mels}).")
+        self._blocks = {
+            "mel_mean": c.n_mels,
+            "mel_std": c.n_mels,
+            "mel_segments": c.n_coarse_mels * c.n_segments,
+            "envelope": c.n_envelope,
+        }
+        self.dim = int(sum(self._blocks.values()))
+        frame_t = np.arange(c.n_frames) * c.hop_length / c.sample_rate
+        seg_of = _slot_index(frame_t, _geometric_edges(c.seconds, c.n_segments, first=1 / 32))
+        seg_avg, seg_empty = _slot_averager(seg_of, c.n_segments)
+        self._seg = np.asarray(seg_avg.todense(), dtype=np.float32)  # [S, T]
+        self._seg_empty = seg_empty
+        env_edges = _geometric_edges(c.seconds, c.n_envelope, first=None)
+        env_avg, env_empty = _slot_averager(_slot_index(frame_t, env_edges), c.n_envelope)
+        env = np.asarray(env_avg.todense(), dtype=np.float64)
+        # slots shorter than a hop read the envelope at their centre (linear interpolation)
+        centers = 0.5 * (env_edges[:-1] + env_edges[1:])
+        for k in np.nonzero(env_empty)[0]:
+            env[k] = 0.0
+            j = int(np.clip(np.searchsorted(frame_t, centers[k]), 1, len(frame_t) - 1))
+            w = float(np.clip((centers[k] - frame_t[j - 1]) / (frame_t[j] - frame_t[j - 1]), 0.0, 1.0))
+            env[k, j - 1], env[k, j] = 1.0 - w, w
+        self._env = env.astype(np.float32)  # [E, T]
+
+    @property
+    def blocks(self) -> dict[str, int]:
+        """Block names and sizes, in vector order."""
+        return dict(self._blocks)
+
+    def fit_frames(self, mels: np.ndarray) -> np.ndarray:
+        """Log-mels [shape=(B, n_mels, T)] cut or padded (at the floor) to ``config.n_frames``."""
+        c = self.config
+        m = np.asarray(mels, dtype=np.float32)
+        if m.ndim != 3 or m.shape[1] != c.n_mels:
+            raise ValueError(f"log-mels of shape (B, {c.n_mels}, T) expected, got {m.shape}.")
+        m = m[:, :, : c.n_frames]
+        if m.shape[2] < c.n_frames:
+            pad = np.full((len(m), c.n_mels, c.n_frames - m.shape[2]), -c.top_db, np.float32)
+            m = np.concatenate([m, pad], axis=2)
+        return m
+
+    def embed_mels(self, mels: np.ndarray) -> np.ndarray:
+        """Embed log-mels computed with ``config.mel`` (e.g. a dataset's stored ``mel``).
+
+        Parameters
+        ----------
+        mels : np.ndarray [shape=(B, n_mels, T)]
+            dB values; T other than ``config.n_frames`` is cut or padded at the floor.
+
+        Returns
+        -------
+        np.ndarray [shape=(B, dim), dtype=float32]
+        """
+        c = self.config
+        m = self.fit_frames(mels)
+        floor = -float(c.floor_db)
+        rel = np.maximum(m - m.max(axis=(1, 2), keepdims=True), floor)  # [B, F, T]
+        power = np.sum(10.0 ** (m.astype(np.float64) / 10.0), axis=1)  # [B, T] frame power
+        power = np.maximum(power, 1e-30)
+        frame_db = 10.0 * np.log10(power / power.max(axis=1, keepdims=True))
+        active = (frame_db >= -60.0).astype(np.float32)[:, None, :]  # [B, 1, T]
+        count = active.sum(axis=2)
+        mel_mean = (rel * active).sum(axis=2) / count
+        mel_std = np.sqrt(np.maximum(((rel - mel_mean[:, :, None]) ** 2 * active).sum(axis=2) / count, 0.0))
+        group = c.n_mels // c.n_coarse_mels
+        coarse = rel.reshape(len(rel), c.n_coarse_mels, group, -1).mean(axis=2)  # [B, C, T]
+        seg = coarse @ self._seg.T  # [B, C, S]
+        seg[:, :, self._seg_empty] = floor
+        env_power = power @ self._env.T.astype(np.float64)  # [B, E]
+        env_db = 10.0 * np.log10(np.maximum(env_power, 1e-30) / power.max(axis=1, keepdims=True))
+        parts = {
+            "mel_mean": mel_mean / 20.0,
+            "mel_std": mel_std / 6.0,
+            "mel_segments": seg.transpose(0, 2, 1).reshape(len(m), -1) / 20.0,
+            "envelope": np.maximum(env_db, _ENV_FLOOR_DB) / 15.0,
+        }
+        vec = np.concatenate([parts[k] / np.sqrt(n) for k, n in self._blocks.items()], axis=1)
+        return vec.astype(np.float32)
+
+    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Embed one mono clip: its log-mel (``config.mel``) over ``config.seconds``, then
+        :meth:`embed_mels`.
+
+        Returns
+        -------
+        np.ndarray [shape=(dim,), dtype=float32]
+        """
+        c = self.config
+        y = _fit_clip(
+            samples, sample_rate, sample_rate=c.sample_rate, n_samples=round(c.seconds * c.sample_rate)
+        )
+        return self.embed_mels(log_mel(y, c.mel)[None])[0]
+
+    def embed_batch(self, batch: Sequence[np.ndarray], sample_rate: int = 44100) -> np.ndarray:
+        """Embed several clips (same result as :meth:`embed` on each) [shape=(len(batch), dim)]."""
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.embed(b, sample_rate) for b in batch])
+
+
+def _fit_clip(samples: np.ndarray, rate: int, *, sample_rate: int, n_samples: int) -> np.ndarray:
+    """A mono clip at ``rate`` Hz resampled to ``sample_rate`` and cut or zero-padded to
+    ``n_samples`` [shape=(n_samples,), float32]."""
+    y = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if rate != sample_rate:
+        y = resample(y, orig_sr=int(rate), target_sr=sample_rate).astype(np.float32)
+    y = y[:n_samples]
+    if len(y) < n_samples:
+        y = np.pad(y, (0, n_samples - len(y)))
+    return y
 
 
 def _geometric_edges(seconds: float, n: int, *, first: float | None) -> np.ndarray:

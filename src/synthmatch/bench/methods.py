@@ -362,6 +362,26 @@ def _knn_train(context: MethodContext) -> MethodFn:
 
     def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
         idx, _ = library.search(embedding.embed(item.audio, item.sample_rate), 1)
-        return library.preset(int(idx[0])), 0
+        return at_note(library, int(idx[0]), probe.note), 0
 
     return _timed(pick)
+
+
+def at_note(library: Any, i: int, note: int) -> Preset:
+    """Library item ``i``'s preset, to be played at ``note``.
+
+    An item that keeps its own probe (a library built from a dataset's stored features, whose
+    items were rendered at notes 36-84) is transposed (``voice_transpose``, clamped to its range)
+    by its note minus ``note``: played at ``note``, it then sounds at the pitch it was retrieved
+    for. Items of a library rendered at one probe are returned as they are."""
+    from synthmatch.vital.spec import default_space
+
+    preset = library.preset(i)
+    own = library.records[i].get("probe")
+    if own is None:
+        return preset
+    shift = int(Probe.from_dict(own).note) - int(note)
+    if shift == 0:
+        return preset
+    spec = default_space()["voice_transpose"]
+    return preset.with_values(voice_transpose=spec.clamp(preset.values.get("voice_transpose", 0.0) + shift))

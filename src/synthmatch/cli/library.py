@@ -23,7 +23,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="output library folder (an interrupted build resumes from OUT.progress.jsonl when repeated)",
     )
-    b.add_argument("--embedding", default="handcrafted", help="registered embedding name")
+    b.add_argument(
+        "--embedding",
+        default="handcrafted",
+        help="registered embedding name; with --dataset, logmel-stats reads the stored log-mels (no render)",
+    )
+    b.add_argument(
+        "--split",
+        default="all",
+        help="with --dataset: all (default), train (the estimator's training split: what it saw) or validation",
+    )
+    b.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help="the split's validation fraction (default: the estimator's, data.val_fraction)",
+    )
+    b.add_argument(
+        "--split-salt",
+        type=int,
+        default=None,
+        help="the split's salt (default: the estimator's, data.split_salt)",
+    )
     b.add_argument("--workers", type=positive_int, default=None)
     b.set_defaults(func=run_build)
     i = lsub.add_parser("info", help="print a library's provenance")
@@ -42,7 +63,12 @@ def run_build(args: argparse.Namespace) -> int:
     checkpoint = out.with_name(out.name + ".progress.jsonl")
     if checkpoint.exists():
         print(f"resuming the build logged in {checkpoint}")
-    with progress_bar("rendering library", unit="preset") as progress:
+    if not args.dataset and (
+        args.split != "all" or args.val_fraction is not None or args.split_salt is not None
+    ):
+        print("--split, --val-fraction and --split-salt select a dataset's items: use them with --dataset")
+        return 2
+    with progress_bar("building library", unit="preset") as progress:
         if args.dataset:
             lib = build_from_dataset(
                 args.dataset,
@@ -50,6 +76,9 @@ def run_build(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 progress=progress,
                 checkpoint=checkpoint,
+                split=args.split,
+                val_fraction=args.val_fraction,
+                split_salt=args.split_salt,
             )
         else:
             lib = build_from_sampler(

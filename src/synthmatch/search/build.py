@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
+from synthmatch import __version__
 from synthmatch.errors import ParameterError
 from synthmatch.render.pool import RenderPool
 from synthmatch.render.probe import DEFAULT_PROBE, Probe
@@ -75,6 +77,36 @@ def build_from_sampler(
     )
 
 
+#: Which of a dataset's items a library built from it holds: all of them, or the estimator's
+#: training or validation split (:func:`synthmatch.train.split.is_validation`).
+SPLITS = ("all", "train", "validation")
+
+
+def dataset_split(
+    ds: Any, split: str = "all", *, val_fraction: float | None = None, split_salt: int | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """The positions of ``ds``'s items in ``split`` (int array) and a record of the split.
+
+    ``val_fraction`` and ``split_salt`` default to the estimator's
+    (:class:`synthmatch.models.configs.DataConfig`), so ``split="train"`` holds exactly the items
+    the estimator trains on, never its validation items."""
+    import numpy as np
+
+    from synthmatch.models.configs import DataConfig
+    from synthmatch.train.split import is_validation
+
+    if split not in SPLITS:
+        raise ParameterError(f"split {split!r} is not one of {', '.join(SPLITS)}")
+    fraction = DataConfig().val_fraction if val_fraction is None else float(val_fraction)
+    salt = DataConfig().split_salt if split_salt is None else int(split_salt)
+    indices = ds.indices()
+    if split == "all":
+        return np.arange(len(indices)), {"split": "all"}
+    val = is_validation(indices, fraction=fraction, salt=salt)
+    keep = ~val if split == "train" else val
+    return np.nonzero(keep)[0], {"split": split, "val_fraction": fraction, "split_salt": salt}
+
+
 def build_from_dataset(
     path: str | os.PathLike[str],
     *,
@@ -83,22 +115,118 @@ def build_from_dataset(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
+    split: str = "all",
+    val_fraction: float | None = None,
+    split_salt: int | None = None,
 ) -> Library:
-    """Render every preset of a dataset at ``probe`` (the library's probe) and embed it
-    (``checkpoint`` makes the build resumable, see :func:`~synthmatch.search.library.build_library`)."""
+    """A library of a dataset's presets (the items of ``split``, see :func:`dataset_split`).
+
+    An embedding computed from the dataset's stored log-mel (one with ``embed_mels``, e.g.
+    ``logmel-stats``) is built with no render (:func:`build_from_stored_mels`; ``probe``,
+    ``workers`` and ``checkpoint`` are then unused). Any other embedding renders every preset at
+    ``probe`` (the library's probe; ``checkpoint`` makes that build resumable, see
+    :func:`~synthmatch.search.library.build_library`)."""
+    from synthmatch.audio.features import EMBEDDINGS
     from synthmatch.data.reader import Dataset
 
+    if hasattr(EMBEDDINGS.get(embedding), "embed_mels"):
+        return build_from_stored_mels(
+            path,
+            embedding=embedding,
+            progress=progress,
+            split=split,
+            val_fraction=val_fraction,
+            split_salt=split_salt,
+        )
     ds = Dataset.open(path)
-    presets = [ds.preset(i) for i in range(len(ds.indices()))]
+    positions, split_info = dataset_split(ds, split, val_fraction=val_fraction, split_salt=split_salt)
+    presets = [ds.preset(int(i)) for i in positions]
     return _render_library(
         presets,
         probe,
         embedding,
         workers,
         progress,
-        {"dataset": str(path), "manifest": ds.describe()},
+        {"dataset": str(path), "manifest": ds.describe(), **split_info, "n": len(presets)},
         checkpoint,
     )
+
+
+def build_from_stored_mels(
+    path: str | os.PathLike[str],
+    *,
+    embedding: str = "logmel-stats",
+    progress: Callable[[int, int], None] | None = None,
+    split: str = "all",
+    val_fraction: float | None = None,
+    split_salt: int | None = None,
+    batch_size: int = 256,
+) -> Library:
+    """A library of a dataset's items (those of ``split``, :func:`dataset_split`) embedded from
+    their stored log-mel, with no render, reading one shard at a time.
+
+    The embedding is built with the dataset's :class:`~synthmatch.audio.features.LogMelConfig`
+    and render length, so a query embedded from audio lands in the same space. Each library item
+    is the item's exact preset (``ds.preset(i)``) and keeps the item's probe (``probe`` in its
+    record) and dataset index (``item``): the items were rendered at their own notes, velocities
+    and note lengths. The provenance records the dataset, the split and the item count."""
+    import numpy as np
+
+    from synthmatch.audio.features import get_embedding
+    from synthmatch.data.reader import Dataset
+    from synthmatch.render.engine import engine_version
+    from synthmatch.search.library import FORMAT_VERSION, compact_record
+    from synthmatch.vital.spec import default_space
+
+    ds = Dataset.open(path)
+    features = ds.manifest.get("features") or {}
+    if features.get("type", "log_mel") != "log_mel":
+        raise ParameterError(f"dataset {path} stores {features.get('type')!r} features, not a log-mel")
+    emb = get_embedding(embedding, **features.get("config", {}), seconds=ds.probe.render_seconds)
+    positions, split_info = dataset_split(ds, split, val_fraction=val_fraction, split_salt=split_salt)
+    if not len(positions):
+        raise ParameterError(f"dataset {path} has no items in split {split!r}")
+    offsets = np.cumsum([0, *ds.shard_sizes()])
+    records: list[dict[str, Any]] = []
+    assets: dict[str, Any] = {}
+    vecs: list[np.ndarray] = []
+    for k in range(ds.n_shards):
+        rows = positions[(positions >= offsets[k]) & (positions < offsets[k + 1])] - offsets[k]
+        if not len(rows):
+            continue
+        cols = ds.shard_columns(k, ("index", "mel"))
+        for a in range(0, len(rows), batch_size):
+            sel = rows[a : a + batch_size]
+            vecs.append(emb.embed_mels(np.asarray(cols["mel"][sel], dtype=np.float32)))
+            for row in sel:
+                pos = int(offsets[k] + row)
+                rec = compact_record(ds.preset(pos), assets)
+                rec["item"] = int(cols["index"][row])
+                rec["probe"] = ds.probe_of(pos).to_dict()
+                records.append(rec)
+            if progress is not None:
+                progress(len(records), len(positions))
+    prov = {
+        "format": FORMAT_VERSION,
+        "spec_hash": default_space().spec_hash,
+        # the dataset's declared probe; each item's own probe is in its record
+        "probe": ds.probe.to_dict(),
+        "item_probes": True,
+        "embedding": {"name": emb.name, "config": emb.config.to_dict()},
+        "size": len(records),
+        "skipped": {},
+        "versions": {"synthmatch": __version__, "vita": engine_version(), "numpy": np.__version__},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": {
+            "dataset": str(path),
+            "manifest": ds.describe(),
+            "probe_sampler": ds.manifest.get("probe_sampler"),
+            **split_info,
+            "n": len(records),
+            "rendered": False,
+        },
+    }
+    return Library(np.concatenate(vecs).astype(np.float32), records, assets, prov)
 
 
 def compact_table_pool(n_bank: int = 48, *, seed: int = 0) -> list[dict[str, Any]]:
