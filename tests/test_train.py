@@ -195,6 +195,29 @@ def test_epoch_plans_are_deterministic_and_cover_each_item_once(dataset):
         np.testing.assert_array_equal(rows["x"][r], ds[int(p)].x)
 
 
+def test_a_curriculum_epoch_keeps_the_items_with_few_effects(dataset):
+    from synthmatch.train.data import curriculum_limit
+    from synthmatch.vital.effects import EFFECTS
+
+    ds = open_dataset(dataset)
+    reader = BatchReader(ds, _layout(), np.zeros((len(ds), 3), dtype=np.int64))
+    counts = [sum(ds.preset(i).values.get(f"{e}_on", 0.0) >= 0.5 for e in EFFECTS) for i in range(len(ds))]
+    assert reader.n_effects.tolist() == counts
+    limit = int(np.median(counts))
+    pos = np.arange(len(ds))
+    kept = np.concatenate(epoch_plan(reader, pos, batch_size=4, seed=0, epoch=0, max_effects=limit))
+    assert sorted(kept.tolist()) == [i for i in pos if counts[i] <= limit]
+    assert [curriculum_limit((1, 3), e) for e in range(3)] == [1, 3, None]
+
+
+def test_a_last_batch_of_one_item_joins_the_one_before(dataset):
+    ds = open_dataset(dataset)
+    reader = BatchReader(ds, _layout(), np.zeros((len(ds), 3), dtype=np.int64))
+    pos = np.arange(9)  # 4 + 4 + 1
+    plan = epoch_plan(reader, pos, batch_size=4, seed=0, epoch=0)
+    assert [len(b) for b in plan] == [4, 5] and sorted(np.concatenate(plan).tolist()) == pos.tolist()
+
+
 # ---------------------------------------------------------------------------------------
 # training, export, checkpoints, resume
 # ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ stay within one or two shards per batch (memory-mapped columns), so they are loc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,6 +40,19 @@ class BatchReader:
             raise ValueError(
                 f"wavetable_class has shape {self.wavetable_class.shape}; expected ({len(ds)}, 3)"
             )
+
+    @functools.cached_property
+    def n_effects(self) -> np.ndarray:
+        """int64 [len(ds)]: how many of the 9 effects each item switches on (the curriculum's
+        measure of how far an item is from a dry preset), read once, shard by shard."""
+        from synthmatch.models.layout import column_index
+
+        cols = column_index(self.layout, self.ds.space).effect_switches
+        parts = [
+            (np.asarray(self.ds.shard_columns(k, ("x",))["x"])[:, cols] >= 0.5).sum(axis=1)
+            for k in range(self.ds.n_shards)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def shard_of(self, positions: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.offsets, positions, side="right") - 1
@@ -80,12 +94,17 @@ def epoch_plan(
     seed: int,
     epoch: int,
     shuffle: bool = True,
+    max_effects: int | None = None,
 ) -> list[np.ndarray]:
     """The batches of one epoch over ``positions`` (deterministic in ``seed`` and ``epoch``).
 
-    Batches of one item are merged into the previous batch (batch norm needs two).
+    ``max_effects`` keeps only the items with at most that many effects on (a curriculum epoch:
+    :func:`curriculum_limit`). Batches of one item are merged into the previous batch (batch norm
+    needs two).
     """
     pos = np.asarray(positions, dtype=np.int64)
+    if max_effects is not None:
+        pos = pos[reader.n_effects[pos] <= max_effects]
     if not len(pos):
         return []
     if shuffle:
@@ -96,5 +115,13 @@ def epoch_plan(
         pos = np.concatenate([rng.permutation(pos[shards == k]) for k in keys])
     batches = [pos[i : i + batch_size] for i in range(0, len(pos), batch_size)]
     if len(batches) > 1 and len(batches[-1]) < 2:
-        batches[-2] = np.concatenate([batches[-2], batches.pop()])
+        last = batches.pop()
+        batches[-1] = np.concatenate([batches[-1], last])
     return batches
+
+
+def curriculum_limit(curriculum: Sequence[int], epoch: int) -> int | None:
+    """The most effects an item may switch on in ``epoch`` (0-based) of a run with this curriculum
+    (the limits of its first epochs, e.g. ``(1, 2, 3)``: dry and single-effect presets first,
+    then up to two, three, then every item), or None when the epoch trains on everything."""
+    return int(curriculum[epoch]) if 0 <= epoch < len(curriculum) else None
