@@ -53,7 +53,8 @@ class ModelConfig(FrozenConfig):
     """The network: an encoder from the registry, a trunk, and head sizes.
 
     ``encoder_options`` go to the encoder's own config (:class:`LogMelCNNConfig` for ``logmel-cnn``,
-    :class:`SpectrogramTransformerConfig` for ``ast``).
+    :class:`SpectrogramTransformerConfig` for ``ast``, :class:`PretrainedEncoderConfig` for the
+    ``pretrained-*`` adapters).
     ``wavetable_vocab`` is V (classes including "other"); ``wavetable_max_mb`` caps the gzip'd
     size of the vocabulary's tables shipped beside the model.
     """
@@ -157,6 +158,22 @@ class SpectrogramTransformerConfig(FrozenConfig):
     embedding_dim: int = 256
     mel_offset: float = 40.0
     mel_scale: float = 40.0
+
+
+@dataclass(frozen=True)
+class PretrainedEncoderConfig(FrozenConfig):
+    """Options of the pretrained adapters (``pretrained-ast``, ``pretrained-mert``, ``pretrained-clap``;
+    :mod:`synthmatch.models.pretrained`).
+
+    ``path`` is a local folder written by ``transformers``' ``save_pretrained`` (``config.json`` and the
+    weights); nothing is downloaded. ``embedding_dim`` is the size of the projection after pooling.
+    With ``freeze`` the pretrained weights stay fixed (and in eval mode) and only the input map and the
+    projection train.
+    """
+
+    path: str = ""
+    embedding_dim: int = 256
+    freeze: bool = True
 
 
 @dataclass(frozen=True)

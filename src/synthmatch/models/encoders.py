@@ -7,8 +7,10 @@ and ``embedding_dim``, and is built with ``cls(config, n_mels=...)``. Register n
 ``@register_encoder("name")``: the builder and the CLI take their choices from :data:`ENCODERS`.
 
 Registered here: ``logmel-cnn`` (:class:`LogMelCNN`, the default) and ``ast``
-(:class:`SpectrogramTransformer`, AST-style patches). Every encoder accepts any T ≥ its
-``min_frames`` so the ONNX export keeps a dynamic time axis.
+(:class:`SpectrogramTransformer`, AST-style patches). The adapters of pretrained encoders,
+``pretrained-ast``, ``pretrained-mert`` and ``pretrained-clap`` (:mod:`synthmatch.models.pretrained`,
+``transformers`` in the ``pretrained`` extra), are imported the first time one is asked for. Every
+encoder accepts any T ≥ its ``min_frames`` so the ONNX export keeps a dynamic time axis.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from synthmatch.models.configs import FrozenConfig, LogMelCNNConfig, Spectrogram
 ENCODERS: dict[str, type[nn.Module]] = {}
 
 #: Encoders registered by a module imported on first use (its dependencies are optional).
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "pretrained-ast": "synthmatch.models.pretrained",
+    "pretrained-mert": "synthmatch.models.pretrained",
+    "pretrained-clap": "synthmatch.models.pretrained",
+}
 
 
 def register_encoder(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
