@@ -101,23 +101,30 @@ def test_ast_estimator_exports_to_onnx_with_a_dynamic_time_axis(tmp_path):
             np.testing.assert_allclose(a, ref[name].numpy(), atol=1e-4, rtol=0, err_msg=f"{name} T={frames}")
 
 
-def test_debug_ast_trains_and_exports(tmp_path, render_pool):
-    from synthmatch.train.estimator import train_estimator
-
-    ds = tmp_path / "ds"
+def build_tiny_dataset(out, executor, *, seed: int, n: int = 12):
+    """``n`` LHS items rendered with the short probe (a few seconds); also used by test_tracking."""
     build_dataset(
-        ds,
-        n=12,
+        out,
+        n=n,
         shard_size=6,
-        executor=render_pool.executor,
+        executor=executor,
         sampler="lhs",
         sampler_config={"p_train_table": 0.0, "block_size": 64},
         probe=SHORT_PROBE,
         probe_sampler="range",
-        seed=5,
+        seed=seed,
     )
+    return out
+
+
+def test_debug_ast_trains_and_exports(tmp_path, render_pool):
+    from synthmatch.train.estimator import train_estimator
+
+    ds = build_tiny_dataset(tmp_path / "ds", render_pool.executor, seed=5)
     cfg = AST.replace(data=AST.data.replace(val_fraction=0.25, n_items=12))
-    result = train_estimator(config=cfg, dataset=ds, out=tmp_path / "run", epochs=2, threads=1)
+    result = train_estimator(
+        config=cfg, dataset=ds, out=tmp_path / "run", epochs=2, threads=1, tracking="none"
+    )
     h = result.history
     assert [r["epoch"] for r in h] == [1, 2]
     assert all(math.isfinite(r["train"]["loss"]) and math.isfinite(r["val"]["loss"]) for r in h)

@@ -8,6 +8,7 @@ processes: ``torchrun --nproc_per_node N -m synthmatch train estimator ...``
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -27,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Train the estimator on a dataset (built first with the config's data settings if the folder "
             "does not exist), with a validation split, per-epoch metrics (OUT/metrics.jsonl) and resumable "
             "checkpoints (OUT/checkpoint.pt); then export OUT/estimator.onnx, OUT/wavetables.npz and the "
-            "model card."
+            "model card. The run is tracked with MLflow when it is installed (parameters, per-epoch metrics, "
+            "the model card and the exported model; a local store in OUT/mlruns unless --tracking-uri)."
         ),
     )
     e.add_argument(
@@ -50,6 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "processes two threads spin on each other and train several times slower)",
     )
     e.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    track = e.add_mutually_exclusive_group()
+    track.add_argument(
+        "--tracking-uri",
+        default=None,
+        metavar="URI",
+        help="MLflow tracking URI, e.g. http://host:5000 (default: a local store, sqlite:///OUT/mlruns/mlflow.db, "
+        "when mlflow is installed)",
+    )
+    track.add_argument("--no-tracking", action="store_true", help="do not track the run with MLflow")
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     e.set_defaults(func=run_estimator)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -102,6 +113,7 @@ def run_estimator(args: argparse.Namespace) -> int:
 
         raise MissingExtraError("torch", "train", "training the estimator") from None
     from synthmatch.train.estimator import train_estimator
+    from synthmatch.train.tracking import TRACKING_FILE
 
     main_process = int(os.environ.get("RANK", "0")) == 0  # torchrun: rank 0 reports
     bars = None if args.no_progress or not main_process else _Bars()
@@ -116,6 +128,8 @@ def run_estimator(args: argparse.Namespace) -> int:
             workers=args.workers,
             threads=args.threads,
             device=args.device,
+            tracking="none" if args.no_tracking else None,
+            tracking_uri=args.tracking_uri,
         )
     finally:
         if bars is not None:
@@ -129,6 +143,10 @@ def run_estimator(args: argparse.Namespace) -> int:
         f"  {result.onnx.name}: {card['onnx']['bytes'] / 1e6:.2f} MB, {card['parameters']:,} weights; "
         f"wavetables.npz: {card['wavetables']['tables']} tables, {card['wavetables']['bytes'] / 1e6:.2f} MB"
     )
+    tracked = result.out / TRACKING_FILE
+    if not args.no_tracking and tracked.is_file():
+        doc = json.loads(tracked.read_text())
+        print(f"  MLflow run {doc['run_id']} in {doc['uri']}")
     if val:
         shown = ("loss", "cont_mae", "cat_acc", "wt_acc", "mod_precision", "mod_recall", "order_kendall_tau")
         print("  validation: " + ", ".join(f"{k} {val[k]:.4g}" for k in shown if val.get(k) is not None))

@@ -9,6 +9,10 @@ of the epoch with the lowest validation loss in ``best.pt``, and exports those a
 ``estimator.onnx``, with ``wavetables.npz``, ``model_card.json`` and ``model_card.md``
 (:mod:`synthmatch.models.export`; the card's metrics are that epoch's).
 
+Each run is tracked (:mod:`synthmatch.train.tracking`): with MLflow by default (a local store in
+``OUT/mlruns``), the config and the data provenance as parameters, each epoch's metrics, the model
+card and the exported model as artifacts.
+
 A killed run resumes with ``resume=True`` (``--resume``): the same epoch plan is rebuilt from
 ``(seed, epoch)`` and the batches already trained are skipped, so a resumed run sees the same
 batches in the same order as an uninterrupted one.
@@ -52,6 +56,7 @@ from synthmatch.models.checkpoint import load_checkpoint, save_checkpoint
 from synthmatch.models.configs import EstimatorConfig, get_config
 from synthmatch.models.export import (
     CARD_JSON,
+    CARD_MD,
     ONNX_FILE,
     WAVETABLES_FILE,
     export_onnx,
@@ -67,6 +72,7 @@ from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S
 from synthmatch.train.data import BatchReader, epoch_plan
 from synthmatch.train.distributed import World, all_finite, all_sum, barrier, close, init_world, wrap
 from synthmatch.train.split import is_validation
+from synthmatch.train.tracking import Tracker, flatten, make_tracker
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +236,8 @@ def train_estimator(
     build_options: Mapping[str, Any] | None = None,
     command: str | None = None,
     device: str = "cpu",
+    tracking: str | None = None,
+    tracking_uri: str | None = None,
 ) -> TrainResult:
     """Train (or resume) an estimator and export it (see the module docstring).
 
@@ -259,6 +267,11 @@ def train_estimator(
         The command line recorded in the model card (default: the equivalent CLI command).
     device : str
         torch device ("cpu", "cuda").
+    tracking : str, optional
+        Experiment tracker (:data:`synthmatch.train.tracking.TRACKERS`: ``"mlflow"``, ``"none"``).
+        Default: MLflow when it is installed, else none with a notice.
+    tracking_uri : str, optional
+        MLflow tracking URI (default: ``sqlite:///OUT/mlruns/mlflow.db``); giving one asks for MLflow.
     """
     t_start = time.monotonic()
     cfg = resolve_config(config)
@@ -275,8 +288,10 @@ def train_estimator(
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     world = init_world(device)
+    tracker = Tracker()
     try:
-        return _train(
+        tracker = make_tracker(tracking, uri=tracking_uri, out=out_dir, main=world.main)
+        result = _train(
             cfg,
             pathlib.Path(dataset),
             out_dir,
@@ -288,7 +303,13 @@ def train_estimator(
             build_options=build_options,
             command=command,
             t_start=t_start,
+            tracker=tracker,
         )
+        tracker.finish("FINISHED")
+        return result
+    except BaseException as exc:
+        tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
     finally:
         close(world)
 
@@ -306,6 +327,7 @@ def _train(
     build_options: Mapping[str, Any] | None,
     command: str | None,
     t_start: float,
+    tracker: Tracker,
 ) -> TrainResult:
     ckpt_path = out_dir / CHECKPOINT
     report = progress if world.main else None
@@ -392,6 +414,12 @@ def _train(
     model = wrap(net, world)
     if world.main:
         (out_dir / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=1))
+    tracker.start(
+        run_name=f"{out_dir.name} ({cfg.name})",
+        params={**flatten(cfg.to_dict(), "config."), **{f"dataset.{k}": v for k, v in provenance.items()}},
+        tags={"synthmatch.out": str(out_dir.resolve()), "synthmatch.config": cfg.name},
+        resume=doc is not None,
+    )
 
     def checkpoint() -> None:
         save_checkpoint(
@@ -472,6 +500,7 @@ def _train(
             history.append(record)
             with open(out_dir / METRICS, "a") as fh:
                 fh.write(json.dumps(json_safe(record)) + "\n")
+            tracker.log_metrics(record, step=epoch + 1)
             if record is _best_record(history):
                 tmp = out_dir / f".tmp-{BEST}"
                 torch.save({"epoch": epoch + 1, "state_dict": net.state_dict()}, tmp)
@@ -505,6 +534,10 @@ def _train(
             provenance=provenance,
             history=history,
             command=command or _command(cfg, ds_path, out_dir),
+        )
+        exported = [out_dir / f for f in (ONNX_FILE, WAVETABLES_FILE, CARD_JSON, CARD_MD)]
+        tracker.log_artifacts(
+            {"": [out_dir / CARD_JSON, out_dir / CARD_MD, out_dir / METRICS], "model": exported}
         )
     barrier(world)
     if not world.main:
