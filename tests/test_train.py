@@ -49,7 +49,7 @@ def dataset(tmp_path_factory, render_pool):
 def trained(dataset, tmp_path_factory):
     """A 4-epoch debug run (seconds)."""
     out = tmp_path_factory.mktemp("run") / "debug"
-    return train_estimator(config=DEBUG, dataset=dataset, out=out, epochs=4, threads=1)
+    return train_estimator(tracking="none", config=DEBUG, dataset=dataset, out=out, epochs=4, threads=1)
 
 
 def _layout():
@@ -283,25 +283,37 @@ def test_checkpoint_refuses_another_parameter_space(trained, tmp_path):
 
 def test_a_run_folder_with_a_checkpoint_needs_resume(trained, dataset):
     with pytest.raises(SynthmatchError, match="--resume"):
-        train_estimator(config=DEBUG, dataset=dataset, out=trained.out, epochs=4)
-    again = train_estimator(config=DEBUG, dataset=dataset, out=trained.out, epochs=4, resume=True, threads=1)
+        train_estimator(tracking="none", config=DEBUG, dataset=dataset, out=trained.out, epochs=4)
+    again = train_estimator(
+        tracking="none", config=DEBUG, dataset=dataset, out=trained.out, epochs=4, resume=True, threads=1
+    )
     assert again.epochs_run == 0 and len(again.history) == 4  # nothing left to train: exports again
 
 
 def test_a_killed_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one(dataset, tmp_path):
     cfg = DEBUG.replace(train=DEBUG.train.replace(checkpoint_every_s=1e-9))  # a checkpoint after every batch
-    whole = train_estimator(config=cfg, dataset=dataset, out=tmp_path / "whole", epochs=2, threads=1)
+    whole = train_estimator(
+        tracking="none", config=cfg, dataset=dataset, out=tmp_path / "whole", epochs=2, threads=1
+    )
 
     def kill(p: TrainProgress) -> None:
         if p.phase == "train" and p.epoch == 1 and p.batch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_estimator(config=cfg, dataset=dataset, out=tmp_path / "cut", epochs=2, threads=1, progress=kill)
+        train_estimator(
+            tracking="none",
+            config=cfg,
+            dataset=dataset,
+            out=tmp_path / "cut",
+            epochs=2,
+            threads=1,
+            progress=kill,
+        )
     saved = torch.load(tmp_path / "cut" / CHECKPOINT, weights_only=True)["progress"]
     assert (saved["epoch"], saved["batch"]) == (1, 1)  # killed in the second batch of epoch 2
     resumed = train_estimator(
-        config=cfg, dataset=dataset, out=tmp_path / "cut", epochs=2, resume=True, threads=1
+        tracking="none", config=cfg, dataset=dataset, out=tmp_path / "cut", epochs=2, resume=True, threads=1
     )
     assert resumed.epochs_run == 1 and [r["epoch"] for r in resumed.history] == [1, 2]
     a = load_checkpoint(whole.checkpoint)["state_dict"]
@@ -310,13 +322,14 @@ def test_a_killed_run_resumes_where_it_stopped_and_ends_as_an_uninterrupted_one(
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
     with pytest.raises(SynthmatchError, match="same --config"):
         other = cfg.replace(train=cfg.train.replace(lr=0.1))
-        train_estimator(config=other, dataset=dataset, out=tmp_path / "cut", resume=True)
+        train_estimator(tracking="none", config=other, dataset=dataset, out=tmp_path / "cut", resume=True)
 
 
 def test_a_missing_dataset_is_built_with_the_config_data(tmp_path, render_pool):
     cfg = DEBUG.replace(data=DEBUG.data.replace(n_items=6, shard_size=3, val_fraction=0.0))
     seen = []
     result = train_estimator(
+        tracking="none",
         config=cfg,
         dataset=tmp_path / "new",
         out=tmp_path / "run",
@@ -343,11 +356,11 @@ def test_cli_trains_and_resumes(dataset, tmp_path, capsys):
         "--out",
         str(tmp_path / "cli"),
     ]
-    assert main([*args, "--epochs", "1", "--threads", "1", "--no-progress"]) == 0
+    assert main([*args, "--epochs", "1", "--threads", "1", "--no-progress", "--no-tracking"]) == 0
     assert "estimator.onnx" in capsys.readouterr().out
     assert main([*args, "--epochs", "1"]) == 1  # refuses to overwrite the run
     assert "--resume" in capsys.readouterr().err
-    assert main([*args, "--epochs", "2", "--threads", "1", "--resume", "--no-progress"]) == 0
+    assert main([*args, "--epochs", "2", "--threads", "1", "--resume", "--no-progress", "--no-tracking"]) == 0
     lines = (tmp_path / "cli" / METRICS).read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
 
@@ -360,7 +373,7 @@ def test_data_parallel_training_with_two_processes(dataset, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "synthmatch",
            "train", "estimator", "--config", "debug", "--dataset", str(dataset), "--out", str(out), "--epochs", "2",
-           "--threads", "1", "--no-progress"]  # fmt: skip
+           "--threads", "1", "--no-progress", "--no-tracking"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("trained 2 epoch(s)") == 1  # only rank 0 reports
@@ -373,7 +386,9 @@ def test_data_parallel_training_with_two_processes(dataset, tmp_path):
     assert 2 * batch * (rounds - 1) < records[0]["train_items"] <= 2 * batch * rounds
     assert card["data"]["processes"] == 2 and (out / "estimator.onnx").exists()
     with pytest.raises(SynthmatchError, match="processes"):  # a single process cannot resume it
-        train_estimator(config="debug", dataset=dataset, out=out, epochs=3, resume=True, threads=1)
+        train_estimator(
+            tracking="none", config="debug", dataset=dataset, out=out, epochs=3, resume=True, threads=1
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -483,3 +498,18 @@ def test_the_card_keeps_the_modulation_threshold_with_the_best_validation_f1(tra
     val = trained.card["metrics"]["val"]
     assert all(f"mod_recall@{t:g}" in val for t in MOD_THRESHOLDS if t != 0.5)
     assert trained.card["decode"]["mod_threshold"] in MOD_THRESHOLDS
+
+
+def test_a_curriculum_run_trains_its_first_epochs_on_the_items_with_few_effects(dataset, tmp_path):
+    cfg = DEBUG.replace(train=DEBUG.train.replace(curriculum=(1,)))
+    assert EstimatorConfig.from_dict(cfg.to_dict()) == cfg
+    result = train_estimator(
+        tracking="none", config=cfg, dataset=dataset, out=tmp_path / "c", epochs=2, threads=1
+    )
+    ds = open_dataset(dataset)
+    reader = BatchReader(ds, _layout(), np.zeros((len(ds), 3), dtype=np.int64))
+    train_pos = np.nonzero(
+        ~is_validation(ds.indices(), fraction=cfg.data.val_fraction, salt=cfg.data.split_salt)
+    )[0]
+    few = int((reader.n_effects[train_pos] <= 1).sum())
+    assert [r["train_items"] for r in result.history] == [few, len(train_pos)]

@@ -110,6 +110,10 @@ class TrainConfig(FrozenConfig):
     )
     mod_pos_weight: float = 10.0
     mod_sparsity: float = 0.01
+    #: The most effects an item may switch on in each of the first epochs (a curriculum from dry
+    #: presets to the full chain: ``(1, 2, 3)`` trains on items with at most one effect, then two,
+    #: then three, then on every item); empty: every epoch on every item.
+    curriculum: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ from synthmatch.models.losses import GROUPS, EstimatorLoss, batch_metrics, finis
 from synthmatch.models.network import as_dict
 from synthmatch.models.vocab import build_wavetable_vocab, item_wavetable_keys, save_wavetables
 from synthmatch.render.probe import DEFAULT_PROBE, NOTE_OFF_MARGIN_S
-from synthmatch.train.data import BatchReader, epoch_plan
+from synthmatch.train.data import BatchReader, curriculum_limit, epoch_plan
 from synthmatch.train.distributed import World, all_finite, all_sum, barrier, close, init_world, wrap
 from synthmatch.train.split import is_validation
 from synthmatch.train.tracking import Tracker, flatten, make_tracker
@@ -399,10 +399,17 @@ def _train(
     loss_fn = build_loss(cfg, layout).to(dev)
     optimizer = build_optimizer(cfg, net)
     batch_size = cfg.train.batch_size
+    curriculum = cfg.train.curriculum
     rounds_per_epoch = (
         len(epoch_plan(reader, train_pos, batch_size=batch_size, seed=0, epoch=0)) // world.size
     )
-    scheduler = build_scheduler(cfg, optimizer, total_steps=rounds_per_epoch * cfg.train.epochs)
+    shorter = sum(  # the curriculum's first epochs train on fewer items, so fewer steps
+        rounds_per_epoch
+        - len(epoch_plan(reader, train_pos, batch_size=batch_size, seed=0, epoch=e, max_effects=limit))
+        // world.size
+        for e, limit in enumerate(curriculum[: cfg.train.epochs])
+    )
+    scheduler = build_scheduler(cfg, optimizer, total_steps=rounds_per_epoch * cfg.train.epochs - shorter)
     state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "sums": {}, "n": 0, "skipped": 0}
     if doc is not None:
         net.load_state_dict(doc["state_dict"])
@@ -439,7 +446,14 @@ def _train(
     last_save = time.monotonic()
     sum_keys = ("loss", *GROUPS)
     for epoch in range(int(state["epoch"]), cfg.train.epochs):
-        plan = epoch_plan(reader, train_pos, batch_size=batch_size, seed=cfg.train.seed, epoch=epoch)
+        plan = epoch_plan(
+            reader,
+            train_pos,
+            batch_size=batch_size,
+            seed=cfg.train.seed,
+            epoch=epoch,
+            max_effects=curriculum_limit(curriculum, epoch),
+        )
         rounds = len(plan) // world.size  # process k trains batches k, k + size, ... of the same plan
         t_epoch = time.monotonic()
         model.train()
