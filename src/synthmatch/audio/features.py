@@ -7,10 +7,16 @@ store ``{name, config}`` and rebuild the same embedding at query time::
     @register_embedding("my-encoder")
     class MyEncoder:
         def __init__(self, **config): self.config = MyConfig(**config); self.dim = ...
-        def embed(self, samples, sample_rate): ...        # -> float32 [shape=(dim,)]
+        def embed(self, samples, sample_rate, *, probe=None): ...  # -> float32 [shape=(dim,)]
         def embed_batch(self, batch, sample_rate=44100): ...  # -> float32 [shape=(B, dim)]
 
     get_embedding("my-encoder", **config)
+
+``probe`` is the :class:`~synthmatch.render.probe.Probe` the clip was played at: embeddings of the
+audio alone ignore it; one conditioned on it (``estimator``, :mod:`synthmatch.audio.learned`, with
+``needs_probe = True``) refuses a clip without it. An embedding
+that can also be computed from a dataset's stored log-mel, with no render, has a classmethod
+``for_stored_mels(*, mel, seconds, **config)`` and a method ``embed_mels(mels, *, probes=None)``.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import librosa
 import numpy as np
@@ -26,6 +32,9 @@ import scipy.fft
 import scipy.sparse
 
 from synthmatch.dsp import hann_window, mel_filterbank, power_spectrum, power_to_db, resample, stft
+
+if TYPE_CHECKING:
+    from synthmatch.render.probe import Probe
 
 __all__ = [
     "EMBEDDINGS",
@@ -135,7 +144,7 @@ class Embedding(Protocol):
     dim: int
     config: Any
 
-    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray: ...
+    def embed(self, samples: np.ndarray, sample_rate: int, *, probe: Probe | None = None) -> np.ndarray: ...
 
     def embed_batch(self, batch: Sequence[np.ndarray], sample_rate: int = 44100) -> np.ndarray: ...
 
@@ -295,8 +304,8 @@ class HandcraftedEmbedding:
         """Block names and sizes, in vector order."""
         return dict(self._blocks)
 
-    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        """Embed one clip.
+    def embed(self, samples: np.ndarray, sample_rate: int, *, probe: Probe | None = None) -> np.ndarray:
+        """Embed one clip (``probe`` is not used: the features are of the audio alone).
 
         Parameters
         ----------
@@ -504,13 +513,20 @@ class LogMelStatsEmbedding:
             m = np.concatenate([m, pad], axis=2)
         return m
 
-    def embed_mels(self, mels: np.ndarray) -> np.ndarray:
+    @classmethod
+    def for_stored_mels(cls, *, mel: LogMelConfig, seconds: float, **config: Any) -> LogMelStatsEmbedding:
+        """The embedding of log-mels stored with ``mel`` settings from renders of ``seconds``."""
+        return cls(**{**mel.to_dict(), "seconds": seconds, **config})
+
+    def embed_mels(self, mels: np.ndarray, *, probes: Sequence[Probe] | None = None) -> np.ndarray:
         """Embed log-mels computed with ``config.mel`` (e.g. a dataset's stored ``mel``).
 
         Parameters
         ----------
         mels : np.ndarray [shape=(B, n_mels, T)]
             dB values; T other than ``config.n_frames`` is cut or padded at the floor.
+        probes : sequence of Probe, optional
+            Not used (the statistics are of the audio alone).
 
         Returns
         -------
@@ -542,9 +558,9 @@ class LogMelStatsEmbedding:
         vec = np.concatenate([parts[k] / np.sqrt(n) for k, n in self._blocks.items()], axis=1)
         return vec.astype(np.float32)
 
-    def embed(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    def embed(self, samples: np.ndarray, sample_rate: int, *, probe: Probe | None = None) -> np.ndarray:
         """Embed one mono clip: its log-mel (``config.mel``) over ``config.seconds``, then
-        :meth:`embed_mels`.
+        :meth:`embed_mels` (``probe`` is not used).
 
         Returns
         -------
@@ -599,3 +615,7 @@ def _slot_averager(slot: np.ndarray, n_slots: int) -> tuple[scipy.sparse.csr_mat
     weights = 1.0 / np.maximum(counts[slot], 1)
     avg = scipy.sparse.csr_matrix((weights, (slot, np.arange(len(slot)))), shape=(n_slots, len(slot)))
     return avg, counts == 0
+
+
+# registers "estimator" (the module needs the names above)
+import synthmatch.audio.learned  # noqa: E402, F401

@@ -151,9 +151,12 @@ def settings_key(
     if spec.external_dir:
         parts["external_dir"] = str(pathlib.Path(external_dir or ".").resolve())
     if spec.train_library and train_library:
-        from synthmatch.bench.methods import load_train_library
+        from synthmatch.bench.methods import load_train_library, train_library_for
 
-        provenance = load_train_library(train_library).provenance
+        # the provenance of the library this method reads (of the learned embedding: the model's
+        # fingerprint too), so adding another library to --train-library keeps the others' lines
+        path = train_library_for(method, train_library)
+        provenance = load_train_library(path).provenance if path else None
         parts["train_library"] = zlib.crc32(json.dumps(provenance, sort_keys=True, default=str).encode())
     if spec.estimator:
         parts["estimator"] = matcher.source("estimator").estimator.fingerprint

@@ -9,6 +9,7 @@ import pathlib
 from typing import Any
 
 from synthmatch import __version__
+from synthmatch.bench.params import summarize_parameters
 from synthmatch.bench.report import format_markdown
 from synthmatch.bench.stats import SuiteResult, summarize
 from synthmatch.errors import SynthmatchError
@@ -25,8 +26,9 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
     scored, and an item a method did not run gets no score for it. Every file that has a method
     must have it with the same settings key (the files written before they carried their keys
     cannot be checked, and are refused when mixed with others). An item that a method scored in
-    several files must have the same scores in each. The report notes each method scored on only
-    some of the items."""
+    several files must have the same scores in each. The parameter metrics of the items whose
+    preset is known (``params``) are joined the same way and summarized as ``bench run`` does. The
+    report notes each method scored on only some of the items."""
     files: list[pathlib.Path] = []
     for p in map(pathlib.Path, paths):
         found = sorted(p.glob("scores_*.json")) if p.is_dir() else [p]
@@ -69,10 +71,13 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
             keys[m] = json.loads(seen.pop())
         scores: dict[str, dict[str, Any]] = {m: {} for m in methods}  # method -> item -> scores
         cost: dict[str, dict[str, Any]] = {m: {} for m in methods}
+        params: dict[str, dict[str, Any]] = {}  # method -> item -> parameter metrics
         analysis: dict[str, Any] = {}
         for f, d in parts:
             n = len(d["items"])
             costs = d.get("cost") or {}
+            for m, rows in (d.get("params") or {}).items():
+                params.setdefault(m, {}).update((name, row) for name, row in zip(d["items"], rows) if row)
             records = d.get("analysis") or [None] * n
             for k, name in enumerate(d["items"]):
                 for m in d["scores"]:
@@ -95,7 +100,8 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
         res.scores = {m: [scores[m].get(n, {}) for n in names] for m in methods}
         res.cost = {m: [tuple(cost[m].get(n, (math.nan, math.nan))) for n in names] for m in methods}
         res.analysis = [analysis[n] for n in names if analysis[n] is not None]
-        summaries.append(summarize(res))
+        param_rows = {m: [params[m].get(n, {}) for n in names] for m in methods if m in params}
+        summaries.append({**summarize(res), "parameters": summarize_parameters(param_rows)})
         (outp / f"scores_{suite}.json").write_text(
             json.dumps(
                 {
@@ -106,6 +112,7 @@ def merge_scores(paths: list[str | os.PathLike[str]], out: str | os.PathLike[str
                     "scores": res.scores,
                     "cost": res.cost,
                     "analysis": res.analysis,
+                    "params": param_rows,
                 },
                 default=str,
             )

@@ -58,7 +58,9 @@ class MethodContext:
     ``matcher`` is a :class:`synthmatch.search.match.Matcher` (its pool renders the searches; None
     for methods that use neither); ``budget`` the render budget of one match;
     ``external_dir`` the folder of ``<item name>.vital`` presets of the ``external`` method;
-    ``train_library`` the library built from the estimator's training set (``knn-train``)."""
+    ``train_library`` the libraries built from the estimator's training set, comma-separated
+    (``knn-train`` takes the one of an audio embedding, ``knn-learned`` the one of the
+    ``estimator`` embedding: :func:`train_library_for`)."""
 
     matcher: Any
     budget: int
@@ -77,7 +79,8 @@ class MethodSpec:
     pipeline (``"match"``) or of the refiner alone (``"refiner"``) decides its result; ``library``:
     the retrieval library does; ``external_dir``: the folder of external presets does;
     ``estimator``: the trained estimator does; ``train_library``: the library of the estimator's
-    training set does."""
+    training set does, the one of an audio embedding (``"audio"``) or of the learned one
+    (``"learned"``)."""
 
     name: str
     build: MethodFactory
@@ -86,7 +89,7 @@ class MethodSpec:
     library: bool = False
     external_dir: bool = False
     estimator: bool = False
-    train_library: bool = False
+    train_library: Literal["audio", "learned"] | None = None
 
 
 #: The methods by name, in registration order.
@@ -101,7 +104,7 @@ def register_method(
     library: bool = False,
     external_dir: bool = False,
     estimator: bool = False,
-    train_library: bool = False,
+    train_library: Literal["audio", "learned"] | None = None,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator adding the factory ``build(context) -> method`` to :data:`METHODS` as ``name``.
 
@@ -335,7 +338,7 @@ def _match_estimator(context: MethodContext) -> MethodFn:
     return _matching(context, context.budget, sources=("estimator", "library"))
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def load_train_library(path: str) -> Any:
     """The library built from the estimator's training set (``synthmatch library build --dataset``)."""
     from synthmatch.search.library import Library
@@ -343,22 +346,63 @@ def load_train_library(path: str) -> Any:
     return Library.load(path)
 
 
+def _embedding_name(path: str) -> str:
+    """The embedding of the library at ``path``, read from its ``library.json`` alone."""
+    import json
+
+    meta = pathlib.Path(path) / "library.json"
+    if not meta.is_file():
+        return str(load_train_library(path).embedding_name)  # raises: not a library
+    return str(json.loads(meta.read_text())["embedding"]["name"])
+
+
+#: The embedding of a library that ``knn-learned`` reads (the others are ``knn-train``'s).
+LEARNED_EMBEDDING = "estimator"
+
+
+def train_library_for(method: str, train_library: str | None) -> str | None:
+    """The library of ``train_library`` (one path or several, comma-separated) that ``method``
+    reads: the one of the ``estimator`` embedding for a method declared
+    ``train_library="learned"``, the one of another embedding for ``"audio"``; None when
+    ``train_library`` holds none of its kind or ``method`` reads none. Two of one kind are refused."""
+    kind = METHODS[method].train_library
+    if kind is None or not train_library:
+        return None
+    paths = [p.strip() for p in train_library.split(",") if p.strip()]
+    mine = [p for p in paths if (_embedding_name(p) == LEARNED_EMBEDDING) == (kind == "learned")]
+    if len(mine) > 1:
+        raise SynthmatchError(
+            f"{method} reads one library, and --train-library names {len(mine)} of its kind: {', '.join(mine)}"
+        )
+    return mine[0] if mine else None
+
+
+def _train_library_of(method: str, context: MethodContext, *, missing: str) -> tuple[Any, Any]:
+    """(the library ``method`` reads from ``--train-library``, its embedding); ``missing`` is the
+    error's text when there is none of its kind."""
+    from synthmatch.audio.features import get_embedding
+
+    path = train_library_for(method, context.train_library)
+    if not path:
+        raise SynthmatchError(f"{method} needs --train-library: {missing}")
+    library = load_train_library(path)
+    emb = library.provenance["embedding"]
+    return library, get_embedding(emb["name"], **emb.get("config", {}))
+
+
 @register_method(
     "knn-train",
     description="the nearest preset of a library built from the estimator's training set (--train-library)",
-    train_library=True,
+    train_library="audio",
 )
 def _knn_train(context: MethodContext) -> MethodFn:
-    if not context.train_library:
-        raise SynthmatchError(
-            "knn-train needs --train-library: a library built from the estimator's training set "
-            "(synthmatch library build --dataset DATASET --out LIB)"
-        )
-    from synthmatch.audio.features import get_embedding
-
-    library = load_train_library(context.train_library)
-    emb = library.provenance["embedding"]
-    embedding = get_embedding(emb["name"], **emb.get("config", {}))
+    library, embedding = _train_library_of(
+        "knn-train",
+        context,
+        missing="a library built from the estimator's training set (synthmatch library build --dataset "
+        "DATASET --embedding logmel-stats --split train --out LIB; a library of the estimator embedding is "
+        "knn-learned's)",
+    )
 
     def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
         idx, _ = library.search(embedding.embed(item.audio, item.sample_rate), 1)
@@ -385,3 +429,36 @@ def at_note(library: Any, i: int, note: int) -> Preset:
         return preset
     spec = default_space()["voice_transpose"]
     return preset.with_values(voice_transpose=spec.clamp(preset.values.get("voice_transpose", 0.0) + shift))
+
+
+@register_method(
+    "knn-learned",
+    description="the nearest preset of a library of the estimator's embedding, queried with the target's "
+    "probe (--train-library)",
+    train_library="learned",
+)
+def _knn_learned(context: MethodContext) -> MethodFn:
+    from synthmatch.search.estimator import retuned
+    from synthmatch.search.scoring import fit_length
+
+    # the library's embedding config names its model and fingerprint: another model is refused
+    library, embedding = _train_library_of(
+        "knn-learned",
+        context,
+        missing="a library of the estimator embedding (synthmatch library build --dataset DATASET "
+        "--embedding estimator --estimator EST --split train --out LIB), beside knn-train's if both run: "
+        "--train-library LIB,LEARNED_LIB",
+    )
+
+    def pick(item: Item, probe: Probe, an: Any) -> tuple[Preset, int]:
+        # the target as the estimator method reads it, at the probe the bench plays
+        q = embedding.embed(fit_length(item.audio, probe.n_samples), item.sample_rate, probe=probe)
+        idx, _ = library.search(q, 1)
+        preset = library.preset(int(idx[0]))
+        # The vector describes the sound relative to the probe it was played at (the network is
+        # conditioned on the note), so the item's preset is the answer at the target's note as it
+        # is, with no shift by its own note (at_note); a pitched target's f0 then sets its pitch, as
+        # for the estimator's answers.
+        return (retuned(preset, an.f0_hz, probe.note) if an.pitched else preset), 0
+
+    return _timed(pick)

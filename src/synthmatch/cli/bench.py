@@ -124,9 +124,11 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--train-library",
         default=defaults.train_library,
-        metavar="LIB",
-        help="library built from the estimator's training set, for knn-train "
-        "(synthmatch library build --dataset DATASET --out LIB)",
+        metavar="LIB[,LIB]",
+        help="libraries built from the estimator's training set, comma-separated: knn-train reads the one "
+        "of an audio embedding (synthmatch library build --dataset DATASET --embedding logmel-stats "
+        "--split train --out LIB), knn-learned the one of the estimator embedding (--embedding estimator "
+        "--estimator EST)",
     )
     r.add_argument("--workers", type=positive_int, default=defaults.workers, help="render workers")
     r.add_argument(

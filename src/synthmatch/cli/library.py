@@ -26,7 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--embedding",
         default="handcrafted",
-        help="registered embedding name; with --dataset, logmel-stats reads the stored log-mels (no render)",
+        help="registered embedding name; with --dataset, logmel-stats and estimator read the stored "
+        "log-mels (no render)",
+    )
+    b.add_argument(
+        "--estimator",
+        default=None,
+        metavar="DIR",
+        help="with --embedding estimator: the trained estimator folder whose encoder embeds the items, each "
+        "at its own probe (default: $SYNTHMATCH_ESTIMATOR or the one shipped)",
     )
     b.add_argument(
         "--split",
@@ -37,13 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--val-fraction",
         type=float,
         default=None,
-        help="the split's validation fraction (default: the estimator's, data.val_fraction)",
+        help="the split's validation fraction (default: the estimator's, data.val_fraction; with "
+        "--embedding estimator, that model's)",
     )
     b.add_argument(
         "--split-salt",
         type=int,
         default=None,
-        help="the split's salt (default: the estimator's, data.split_salt)",
+        help="the split's salt (default: the estimator's, data.split_salt; with --embedding estimator, "
+        "that model's)",
     )
     b.add_argument("--workers", type=positive_int, default=None)
     b.set_defaults(func=run_build)
@@ -68,11 +78,16 @@ def run_build(args: argparse.Namespace) -> int:
     ):
         print("--split, --val-fraction and --split-salt select a dataset's items: use them with --dataset")
         return 2
+    if args.estimator is not None and args.embedding != "estimator":
+        print("--estimator names the model of --embedding estimator")
+        return 2
+    embedding_config = {"path": args.estimator} if args.embedding == "estimator" else None
     with progress_bar("building library", unit="preset") as progress:
         if args.dataset:
             lib = build_from_dataset(
                 args.dataset,
                 embedding=args.embedding,
+                embedding_config=embedding_config,
                 workers=args.workers,
                 progress=progress,
                 checkpoint=checkpoint,

@@ -18,8 +18,14 @@ RESERVED_EVAL_SEEDS = frozenset({20261122, 20261123})
 
 
 def _embedding(name: str) -> Any:
-    from synthmatch.audio.features import get_embedding
+    from synthmatch.audio.features import EMBEDDINGS, get_embedding
 
+    if getattr(EMBEDDINGS.get(name), "needs_probe", False):
+        # a rendered library embeds each render without its probe (build_library)
+        raise ParameterError(
+            f"the {name!r} embedding is conditioned on each clip's probe; build its library from a "
+            f"dataset's stored log-mels (synthmatch library build --dataset DIR --embedding {name})"
+        )
     return get_embedding(name)
 
 
@@ -34,11 +40,12 @@ def _render_library(
 ) -> Library:
     """Render ``presets`` at ``probe`` on a fresh pool, embed them, record ``source`` as provenance
     (``checkpoint``: see :func:`~synthmatch.search.library.build_library`)."""
+    emb = _embedding(embedding)  # before the pool: an embedding that cannot be rendered fails at once
     with RenderPool(workers=workers, sample_rate=probe.sample_rate) as pool:
         return build_library(
             presets,
             probe=probe,
-            embedding=_embedding(embedding),
+            embedding=emb,
             pool=pool,
             progress=progress,
             provenance={"source": source},
@@ -118,26 +125,30 @@ def build_from_dataset(
     split: str = "all",
     val_fraction: float | None = None,
     split_salt: int | None = None,
+    embedding_config: dict[str, Any] | None = None,
 ) -> Library:
     """A library of a dataset's presets (the items of ``split``, see :func:`dataset_split`).
 
-    An embedding computed from the dataset's stored log-mel (one with ``embed_mels``, e.g.
-    ``logmel-stats``) is built with no render (:func:`build_from_stored_mels`; ``probe``,
-    ``workers`` and ``checkpoint`` are then unused). Any other embedding renders every preset at
-    ``probe`` (the library's probe; ``checkpoint`` makes that build resumable, see
-    :func:`~synthmatch.search.library.build_library`)."""
+    An embedding computed from the dataset's stored log-mel (one with ``for_stored_mels``, e.g.
+    ``logmel-stats`` or ``estimator``, whose ``embedding_config`` names the model) is built with no
+    render (:func:`build_from_stored_mels`; ``probe``, ``workers`` and ``checkpoint`` are then
+    unused). Any other embedding renders every preset at ``probe`` (the library's probe;
+    ``checkpoint`` makes that build resumable, see :func:`~synthmatch.search.library.build_library`)."""
     from synthmatch.audio.features import EMBEDDINGS
     from synthmatch.data.reader import Dataset
 
-    if hasattr(EMBEDDINGS.get(embedding), "embed_mels"):
+    if hasattr(EMBEDDINGS.get(embedding), "for_stored_mels"):
         return build_from_stored_mels(
             path,
             embedding=embedding,
+            embedding_config=embedding_config,
             progress=progress,
             split=split,
             val_fraction=val_fraction,
             split_salt=split_salt,
         )
+    if embedding_config:
+        raise ParameterError(f"embedding_config is for embeddings of stored log-mels, not {embedding!r}")
     ds = Dataset.open(path)
     positions, split_info = dataset_split(ds, split, val_fraction=val_fraction, split_salt=split_salt)
     presets = [ds.preset(int(i)) for i in positions]
@@ -156,6 +167,7 @@ def build_from_stored_mels(
     path: str | os.PathLike[str],
     *,
     embedding: str = "logmel-stats",
+    embedding_config: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     split: str = "all",
     val_fraction: float | None = None,
@@ -166,13 +178,16 @@ def build_from_stored_mels(
     their stored log-mel, with no render, reading one shard at a time.
 
     The embedding is built with the dataset's :class:`~synthmatch.audio.features.LogMelConfig`
-    and render length, so a query embedded from audio lands in the same space. Each library item
-    is the item's exact preset (``ds.preset(i)``) and keeps the item's probe (``probe`` in its
-    record) and dataset index (``item``): the items were rendered at their own notes, velocities
-    and note lengths. The provenance records the dataset, the split and the item count."""
+    and render length (its ``for_stored_mels``, with ``embedding_config``), so a query embedded
+    from audio lands in the same space. Each library item is the item's exact preset
+    (``ds.preset(i)``) and keeps the item's probe (``probe`` in its record; an embedding
+    conditioned on the probe embeds the item with it) and dataset index (``item``): the items were
+    rendered at their own notes, velocities and note lengths. The split's ``val_fraction`` and
+    ``split_salt`` default to those the embedding's model trained with (``training_split``), else
+    to the estimator's defaults. The provenance records the dataset, the split and the item count."""
     import numpy as np
 
-    from synthmatch.audio.features import get_embedding
+    from synthmatch.audio.features import EMBEDDINGS, LogMelConfig
     from synthmatch.data.reader import Dataset
     from synthmatch.render.engine import engine_version
     from synthmatch.search.library import FORMAT_VERSION, compact_record
@@ -182,7 +197,21 @@ def build_from_stored_mels(
     features = ds.manifest.get("features") or {}
     if features.get("type", "log_mel") != "log_mel":
         raise ParameterError(f"dataset {path} stores {features.get('type')!r} features, not a log-mel")
-    emb = get_embedding(embedding, **features.get("config", {}), seconds=ds.probe.render_seconds)
+    cls = EMBEDDINGS.get(embedding)
+    if not hasattr(cls, "for_stored_mels"):
+        stored = sorted(k for k, c in EMBEDDINGS.items() if hasattr(c, "for_stored_mels"))
+        raise ParameterError(
+            f"embedding {embedding!r} is not computed from stored log-mels; use one of {stored}"
+        )
+    emb = cls.for_stored_mels(
+        mel=LogMelConfig.from_dict(features.get("config")),
+        seconds=ds.probe.render_seconds,
+        **(embedding_config or {}),
+    )
+    # an embedding by a trained model defaults to the split that model trained with
+    own = getattr(emb, "training_split", {})
+    val_fraction = own.get("val_fraction") if val_fraction is None else val_fraction
+    split_salt = own.get("split_salt") if split_salt is None else split_salt
     positions, split_info = dataset_split(ds, split, val_fraction=val_fraction, split_salt=split_salt)
     if not len(positions):
         raise ParameterError(f"dataset {path} has no items in split {split!r}")
@@ -197,12 +226,12 @@ def build_from_stored_mels(
         cols = ds.shard_columns(k, ("index", "mel"))
         for a in range(0, len(rows), batch_size):
             sel = rows[a : a + batch_size]
-            vecs.append(emb.embed_mels(np.asarray(cols["mel"][sel], dtype=np.float32)))
-            for row in sel:
-                pos = int(offsets[k] + row)
-                rec = compact_record(ds.preset(pos), assets)
+            probes = [ds.probe_of(int(offsets[k] + row)) for row in sel]
+            vecs.append(emb.embed_mels(np.asarray(cols["mel"][sel], dtype=np.float32), probes=probes))
+            for row, probe in zip(sel, probes):
+                rec = compact_record(ds.preset(int(offsets[k] + row)), assets)
                 rec["item"] = int(cols["index"][row])
-                rec["probe"] = ds.probe_of(pos).to_dict()
+                rec["probe"] = probe.to_dict()
                 records.append(rec)
             if progress is not None:
                 progress(len(records), len(positions))
