@@ -121,14 +121,15 @@ class LibrarySource:
         self.library = matcher.library
         self.embedding = matcher.embedding
 
-    def nearest(self, audio: Any, sample_rate: int, k: int) -> list[tuple[int, float]]:
-        """[(library index, embedding distance)] of the ``k`` nearest presets, nearest first."""
-        q = self.embedding.embed(audio, sample_rate)
+    def nearest(self, audio: Any, sample_rate: int, k: int, *, probe: Any = None) -> list[tuple[int, float]]:
+        """[(library index, embedding distance)] of the ``k`` nearest presets, nearest first
+        (``probe``: the one the target is played at, for an embedding conditioned on it)."""
+        q = self.embedding.embed(audio, sample_rate, probe=probe)
         idx, dist = self.library.search(q, k)
         return list(zip(idx.tolist(), dist.tolist()))
 
     def propose(self, target: Target, k: int) -> list[Proposal]:
         return [
             Proposal(self.library.preset(i), Origin("library", i), d)
-            for i, d in self.nearest(target.samples, target.sample_rate, k)
+            for i, d in self.nearest(target.samples, target.sample_rate, k, probe=target.probe)
         ]

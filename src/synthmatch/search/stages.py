@@ -19,6 +19,7 @@ and/or time limit:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import threading
 from collections.abc import Callable
@@ -86,8 +87,11 @@ class Candidate:
 
 
 def propose(target: Target, sources: list[ProposalSource], k: int) -> list[Proposal]:
-    """Every source's ``k`` nearest proposals, in the order of ``sources``."""
-    return [p for source in sources for p in source.propose(target, k)]
+    """Every source's ``k`` nearest proposals, taken in turns (each source's first, in the order of
+    ``sources``, then each one's second, …), so a budget that renders only the first few still
+    hears every source."""
+    lists = [source.propose(target, k) for source in sources]
+    return [p for turn in itertools.zip_longest(*lists) for p in turn if p is not None]
 
 
 def rerank(
