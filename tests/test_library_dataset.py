@@ -96,6 +96,12 @@ def test_library_from_stored_mels_holds_the_train_split_and_the_item_presets(dat
     assert len(Library.load(tmp_path / "lib")) == len(expect)
     with pytest.raises(ParameterError, match="split"):
         build_from_stored_mels(dataset, split="test")
+    # the first N items only: what an estimator trained on a dataset still being built read
+    first = build_from_stored_mels(dataset, split="train", val_fraction=0.3, items=5)
+    assert [r["item"] for r in first.records] == [int(ds.indices()[i]) for i in expect if ds.indices()[i] < 5]
+    assert first.provenance["source"]["items"] == 5
+    with pytest.raises(ParameterError, match="complete shards"):
+        build_from_stored_mels(dataset, split="train", items=len(ds) + 1)
 
 
 def test_an_items_own_audio_retrieves_it_and_knn_train_plays_it_at_the_targets_note(dataset, tmp_path):

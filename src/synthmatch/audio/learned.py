@@ -95,9 +95,12 @@ class EstimatorEmbedding:
     @property
     def training_split(self) -> dict[str, Any]:
         """The validation split the model trained with (``val_fraction``, ``split_salt``, from its
-        card), so a library of "the items it saw" holds exactly those."""
+        card) and how many of the dataset's items it read (``items``), so a library of "the items
+        it saw" holds exactly those."""
         data = (self.estimator.card.get("config") or {}).get("data") or {}
-        return {k: data[k] for k in ("val_fraction", "split_salt") if k in data}
+        split = {k: data[k] for k in ("val_fraction", "split_salt") if k in data}
+        seen = (self.estimator.card.get("data") or {}).get("items")
+        return {**split, "items": int(seen)} if seen else split
 
     @classmethod
     def for_stored_mels(cls, *, mel: LogMelConfig, seconds: float, **config: Any) -> EstimatorEmbedding:

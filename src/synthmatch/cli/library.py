@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the split's salt (default: the estimator's, data.split_salt; with --embedding estimator, "
         "that model's)",
     )
+    b.add_argument(
+        "--items",
+        type=positive_int,
+        default=None,
+        help="with --dataset: its first N items only, as an estimator trained on a dataset still being "
+        "built saw them (its card's data.items; with --embedding estimator, that model's by default)",
+    )
     b.add_argument("--workers", type=positive_int, default=None)
     b.set_defaults(func=run_build)
     i = lsub.add_parser("info", help="print a library's provenance")
@@ -74,9 +81,11 @@ def run_build(args: argparse.Namespace) -> int:
     if checkpoint.exists():
         print(f"resuming the build logged in {checkpoint}")
     if not args.dataset and (
-        args.split != "all" or args.val_fraction is not None or args.split_salt is not None
+        args.split != "all" or args.val_fraction is not None or args.split_salt is not None or args.items
     ):
-        print("--split, --val-fraction and --split-salt select a dataset's items: use them with --dataset")
+        print(
+            "--split, --val-fraction, --split-salt and --items select a dataset's items: use them with --dataset"
+        )
         return 2
     if args.estimator is not None and args.embedding != "estimator":
         print("--estimator names the model of --embedding estimator")
@@ -94,6 +103,7 @@ def run_build(args: argparse.Namespace) -> int:
                 split=args.split,
                 val_fraction=args.val_fraction,
                 split_salt=args.split_salt,
+                items=args.items,
             )
         else:
             lib = build_from_sampler(

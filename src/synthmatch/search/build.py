@@ -90,13 +90,20 @@ SPLITS = ("all", "train", "validation")
 
 
 def dataset_split(
-    ds: Any, split: str = "all", *, val_fraction: float | None = None, split_salt: int | None = None
+    ds: Any,
+    split: str = "all",
+    *,
+    val_fraction: float | None = None,
+    split_salt: int | None = None,
+    items: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The positions of ``ds``'s items in ``split`` (int array) and a record of the split.
 
     ``val_fraction`` and ``split_salt`` default to the estimator's
     (:class:`synthmatch.models.configs.DataConfig`), so ``split="train"`` holds exactly the items
-    the estimator trains on, never its validation items."""
+    the estimator trains on, never its validation items. ``items`` keeps the dataset's first
+    ``items`` items only (by index): what an estimator trained while the dataset was still being
+    built read (its card's ``data.items``)."""
     import numpy as np
 
     from synthmatch.models.configs import DataConfig
@@ -107,11 +114,21 @@ def dataset_split(
     fraction = DataConfig().val_fraction if val_fraction is None else float(val_fraction)
     salt = DataConfig().split_salt if split_salt is None else int(split_salt)
     indices = ds.indices()
+    first = np.ones(len(indices), dtype=bool)
+    cap: dict[str, Any] = {}
+    if items is not None:
+        first = indices < int(items)
+        if int(first.sum()) != int(items):
+            raise ParameterError(
+                f"the dataset holds {int(first.sum())} of its first {items} items in complete shards. "
+                "Hint: wait for its build to complete those shards, or pass a smaller --items."
+            )
+        cap = {"items": int(items)}
     if split == "all":
-        return np.arange(len(indices)), {"split": "all"}
+        return np.nonzero(first)[0], {"split": "all", **cap}
     val = is_validation(indices, fraction=fraction, salt=salt)
-    keep = ~val if split == "train" else val
-    return np.nonzero(keep)[0], {"split": split, "val_fraction": fraction, "split_salt": salt}
+    keep = (~val if split == "train" else val) & first
+    return np.nonzero(keep)[0], {"split": split, "val_fraction": fraction, "split_salt": salt, **cap}
 
 
 def build_from_dataset(
@@ -126,6 +143,7 @@ def build_from_dataset(
     val_fraction: float | None = None,
     split_salt: int | None = None,
     embedding_config: dict[str, Any] | None = None,
+    items: int | None = None,
 ) -> Library:
     """A library of a dataset's presets (the items of ``split``, see :func:`dataset_split`).
 
@@ -146,11 +164,14 @@ def build_from_dataset(
             split=split,
             val_fraction=val_fraction,
             split_salt=split_salt,
+            items=items,
         )
     if embedding_config:
         raise ParameterError(f"embedding_config is for embeddings of stored log-mels, not {embedding!r}")
     ds = Dataset.open(path)
-    positions, split_info = dataset_split(ds, split, val_fraction=val_fraction, split_salt=split_salt)
+    positions, split_info = dataset_split(
+        ds, split, val_fraction=val_fraction, split_salt=split_salt, items=items
+    )
     presets = [ds.preset(int(i)) for i in positions]
     return _render_library(
         presets,
@@ -173,6 +194,7 @@ def build_from_stored_mels(
     val_fraction: float | None = None,
     split_salt: int | None = None,
     batch_size: int = 256,
+    items: int | None = None,
 ) -> Library:
     """A library of a dataset's items (those of ``split``, :func:`dataset_split`) embedded from
     their stored log-mel, with no render, reading one shard at a time.
@@ -212,7 +234,10 @@ def build_from_stored_mels(
     own = getattr(emb, "training_split", {})
     val_fraction = own.get("val_fraction") if val_fraction is None else val_fraction
     split_salt = own.get("split_salt") if split_salt is None else split_salt
-    positions, split_info = dataset_split(ds, split, val_fraction=val_fraction, split_salt=split_salt)
+    items = own.get("items") if items is None else items
+    positions, split_info = dataset_split(
+        ds, split, val_fraction=val_fraction, split_salt=split_salt, items=items
+    )
     if not len(positions):
         raise ParameterError(f"dataset {path} has no items in split {split!r}")
     offsets = np.cumsum([0, *ds.shard_sizes()])
