@@ -117,12 +117,13 @@ def dataset_split(
     first = np.ones(len(indices), dtype=bool)
     cap: dict[str, Any] = {}
     if items is not None:
-        first = indices < int(items)
-        if int(first.sum()) != int(items):
+        if int(items) > len(indices):
             raise ParameterError(
-                f"the dataset holds {int(first.sum())} of its first {items} items in complete shards. "
-                "Hint: wait for its build to complete those shards, or pass a smaller --items."
+                f"the dataset holds {len(indices)} items in complete shards, fewer than {items}. "
+                "Hint: wait for its build to complete more shards, or pass a smaller --items."
             )
+        first = np.zeros(len(indices), dtype=bool)  # the items with the smallest indices (a build
+        first[np.argsort(indices, kind="stable")[: int(items)]] = True  # skips failed renders' indices)
         cap = {"items": int(items)}
     if split == "all":
         return np.nonzero(first)[0], {"split": "all", **cap}
