@@ -218,3 +218,21 @@ def test_retuned_moves_the_global_pitch_so_the_first_sounding_oscillator_plays_t
     assert p.values.get("voice_transpose", 0.0) == 0.0  # a copy
     off = Preset.init().with_values(osc_1_on=0.0, osc_2_on=1.0, osc_2_transpose=-24.0)
     assert retuned(off, a3, 57).values["voice_transpose"] == 24.0  # the first oscillator that sounds
+
+
+def test_the_shipped_estimator_loads_fits_the_size_budget_and_answers_a_sound(monkeypatch):
+    import json
+
+    from synthmatch.render.probe import Probe
+    from synthmatch.search.estimator import ESTIMATOR_ENV, Estimator, default_estimator_path
+    from synthmatch.vital.preset import check_vital_json
+
+    monkeypatch.delenv(ESTIMATOR_ENV, raising=False)
+    path = default_estimator_path()
+    assert sum(f.stat().st_size for f in path.iterdir()) <= 25 * 2**20  # the package's model budget
+    est = Estimator()  # the spec hash matches, or this raises
+    assert est.path == path and est.card["config_name"] == "small" and est.card["data"]["items"] >= 10_000
+    t = np.arange(44100 * 2) / 44100
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-2 * t)).astype(np.float32)
+    presets = est.presets(tone, Probe(note=57), n=2, f0=220.0)
+    assert len(presets) == 2 and all(check_vital_json(json.loads(p.to_json())) == [] for p in presets)

@@ -11,7 +11,8 @@ float32 [B, 3] with dynamic B and T, and returns :data:`~synthmatch.models.layou
   between onnxruntime and torch outputs measured at export (None without onnxruntime);
 * ``wavetables`` — the ``wavetables.npz`` file (see :mod:`synthmatch.models.vocab`), tables, bytes;
 * ``data`` — provenance (dataset path, manifest spec hash, items, seed, sampler, split);
-* ``metrics`` — the last epoch's training and validation metrics; ``versions``; ``command``.
+* ``metrics`` — the exported epoch's (the lowest validation loss) training and validation
+  metrics; ``decode`` — how inference decodes it; ``versions``; ``command``.
 """
 
 from __future__ import annotations
@@ -209,8 +210,12 @@ def _markdown(card: Mapping[str, Any]) -> str:
         f"seed {data.get('seed')}, probes `{data.get('probe_sampler')}`)",
         f"- split by item-index hash: {data.get('train_items')} train, {data.get('val_items')} validation "
         f"(fraction {data.get('val_fraction')}, salt {data.get('split_salt')})",
+        *([f"- {data['note']}"] if data.get("note") else []),
         "",
-        "## Validation (last epoch)",
+        f"## Validation (epoch {card['metrics'].get('epoch', '?')}: the lowest validation loss)",
+        "",
+        f"Decoded with modulation presence threshold {card.get('decode', {}).get('mod_threshold')} "
+        "(the best connection F1 on the validation split).",
         "",
         "| metric | value |",
         "| --- | --- |",
