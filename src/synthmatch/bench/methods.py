@@ -219,9 +219,21 @@ def _searching_from_init(context: MethodContext, renders: int) -> MethodFn:
     return _timed(pick)
 
 
-@register_method("match", description="the matcher", revision="match", library=True)
+@register_method(
+    "match", description="the matcher (its default sources)", revision="match", library=True, estimator=True
+)
 def _match(context: MethodContext) -> MethodFn:
     return _matching(context, context.budget)
+
+
+@register_method(
+    "match-library",
+    description="the matcher with the library's proposals alone",
+    revision="match",
+    library=True,
+)
+def _match_library(context: MethodContext) -> MethodFn:
+    return _matching(context, context.budget, sources=("library",))
 
 
 @register_method("init", description="Vital's init preset")

@@ -17,6 +17,10 @@ DEFAULT_CANDIDATES = 3
 DEFAULT_RERANK = 12
 #: Distinct proposals refined, each with an even share of what the re-rank left.
 DEFAULT_STARTS = 2
+#: Proposal sources, taken in turns: the shipped estimator's mode and draws beside the library's
+#: nearest presets (with both, ``match`` at 128 renders scores 0.90x the library alone on the first
+#: 24 ``id-hand`` presets: ``docs/BENCHMARKS.md``).
+DEFAULT_SOURCES: tuple[str, ...] = ("estimator", "library")
 #: Targets longer than this (seconds) are refused.
 DEFAULT_MAX_SECONDS_AUDIO = 30.0
 
@@ -75,7 +79,7 @@ class MatchConfig:
     rerank: int = DEFAULT_RERANK
     starts: int = DEFAULT_STARTS
     seed: int = 0
-    sources: tuple[str, ...] = ("library",)
+    sources: tuple[str, ...] = DEFAULT_SOURCES
     estimator: str | None = None
     refiner: str = "cmaes"
     refiner_options: dict[str, Any] = field(default_factory=dict, hash=False)
