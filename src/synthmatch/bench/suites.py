@@ -97,7 +97,8 @@ def suite_id_hand(folder: str | os.PathLike[str], pool: RenderPool, *, n: int | 
 
 
 def suite_ood(folder: str | os.PathLike[str], *, sample_rate: int = 44100) -> list[Item]:
-    """Any folder of audio files (``notes.json`` next to them may give ground-truth notes)."""
+    """Any folder of audio files (``notes.json`` next to them may give each file's ground-truth
+    ``midi_note``, and its ``velocity`` (MIDI) and ``note_seconds`` when known)."""
     from synthmatch.audio.io import load_audio
 
     root = pathlib.Path(folder)
@@ -107,8 +108,16 @@ def suite_ood(folder: str | os.PathLike[str], *, sample_rate: int = 44100) -> li
         if f.suffix.lower() not in (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"):
             continue
         loaded = load_audio(f, sample_rate=sample_rate)
-        truth = notes.get(f.name, {}).get("midi_note")
-        probe = Probe(note=int(truth), note_seconds=1.0, render_seconds=4.0) if truth is not None else None
+        known = notes.get(f.name, {})
+        truth = known.get("midi_note")
+        probe = None
+        if truth is not None:
+            probe = Probe(
+                note=int(truth),
+                velocity=known["velocity"] / 127 if "velocity" in known else Probe().velocity,
+                note_seconds=float(known.get("note_seconds", 1.0)),
+                render_seconds=4.0,
+            )
         items.append(Item(f.stem, loaded.samples, sample_rate, probe, None))
     return items
 

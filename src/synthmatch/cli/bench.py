@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_render(bsub)
     _register_search(bsub)
     _register_estimator(bsub)
+    _register_ood_real(bsub)
     d = bsub.add_parser("dataset", help=DATASET_HELP)
     add_dataset_arguments(d)
     d.set_defaults(func=run_dataset)
@@ -252,6 +253,29 @@ def _register_estimator(bsub: argparse._SubParsersAction) -> None:
     e.add_argument("--rounds", type=positive_int, default=20, help="timed rounds over the targets")
     e.add_argument("--json", default=None, help="also write the report as JSON here")
     e.set_defaults(func=run_estimator)
+
+
+def _register_ood_real(bsub: argparse._SubParsersAction) -> None:
+    from synthmatch.bench.oodreal import DEFAULT_SOUNDFONT
+
+    o = bsub.add_parser(
+        "ood-real",
+        help="render the ood-real suite: real instrument notes from a General MIDI soundfont, split "
+        "by program into dev/ and test/ (bench run --suites ood --ood-dir OUT/test)",
+    )
+    o.add_argument("--out", required=True, help="suite folder (dev/, test/, manifest.json)")
+    o.add_argument("--soundfont", default=DEFAULT_SOUNDFONT, help=f"soundfont (default {DEFAULT_SOUNDFONT})")
+    o.set_defaults(func=run_ood_real)
+
+
+def run_ood_real(args: argparse.Namespace) -> int:
+    from synthmatch.bench.oodreal import build_ood_real
+    from synthmatch.cli.progress import progress_bar
+
+    with progress_bar("rendering ood-real", unit="note") as progress:
+        manifest = build_ood_real(args.out, soundfont=args.soundfont, progress=progress)
+    print(f"ood-real: {manifest['items']} notes over {len(manifest['families'])} families -> {args.out}")
+    return 0
 
 
 def run_estimator(args: argparse.Namespace) -> int:
