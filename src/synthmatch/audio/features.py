@@ -383,9 +383,9 @@ class HandcraftedEmbedding:
 
 
 @dataclass(frozen=True)
-class LogMelStatsConfig:
-    """Settings of :class:`LogMelStatsEmbedding`: the log-mel it reads (the fields of
-    :class:`LogMelConfig`, so a dataset's stored ``mel`` can be used as it is) and its statistics.
+class LogMelStatsConfig(LogMelConfig):
+    """Settings of :class:`LogMelStatsEmbedding`: the log-mel it reads (a :class:`LogMelConfig`,
+    whose fields it inherits, so a dataset's stored ``mel`` can be used as it is) and its statistics.
 
     Attributes
     ----------
@@ -406,13 +406,6 @@ class LogMelStatsConfig:
         ``top_db - floor_db`` dB of full scale gives nearly the same vector at any gain.
     """
 
-    sample_rate: int = 44100
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 64
-    fmin: float = 20.0
-    fmax: float | None = None
-    top_db: float = 80.0
     seconds: float = 4.0
     n_coarse_mels: int = 16
     n_segments: int = 8
@@ -429,15 +422,6 @@ class LogMelStatsConfig:
     def n_frames(self) -> int:
         """Frames of a clip of ``seconds`` (centred STFT)."""
         return 1 + round(self.seconds * self.sample_rate) // self.hop_length
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON dict of the fields."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> LogMelStatsConfig:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**(d or {}))
 
 
 @register_embedding("logmel-stats")

@@ -114,7 +114,7 @@ def suite_ood(folder: str | os.PathLike[str], *, sample_rate: int = 44100) -> li
         if truth is not None:
             probe = Probe(
                 note=int(truth),
-                velocity=known["velocity"] / 127 if "velocity" in known else Probe().velocity,
+                velocity=known["velocity"] / 127 if "velocity" in known else DEFAULT_PROBE.velocity,
                 note_seconds=float(known.get("note_seconds", 1.0)),
                 render_seconds=4.0,
             )
