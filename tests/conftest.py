@@ -12,6 +12,14 @@ SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared"
 
 #: A short probe keeps engine renders to tens of milliseconds in tests.
 SHORT_PROBE = Probe(note=60, velocity=0.8, note_seconds=0.25, render_seconds=0.5)
+#: ``build_dataset`` settings of the tiny datasets the estimator and library tests build: fast LHS
+#: presets (no wavetables from the bank) played at range probes of the short probe's length.
+TINY_RANGE_BUILD = {
+    "sampler": "lhs",
+    "sampler_config": {"p_train_table": 0.0, "block_size": 64},
+    "probe": SHORT_PROBE,
+    "probe_sampler": "range",
+}
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from synthmatch.search.build import build_from_dataset, build_from_stored_mels
 from synthmatch.search.library import Library
 from synthmatch.train.split import is_validation
 from synthmatch.vital.wavetables import table_fingerprint
-from tests.conftest import SHORT_PROBE
+from tests.conftest import SHORT_PROBE, TINY_RANGE_BUILD
 
 pytestmark = pytest.mark.vita
 
@@ -30,12 +30,9 @@ def dataset(tmp_path_factory, render_pool):
         n=N,
         shard_size=SHARD,
         executor=render_pool.executor,
-        sampler="lhs",
-        sampler_config={"p_train_table": 0.0, "block_size": 64},
         seed=3,
-        probe=SHORT_PROBE,
-        probe_sampler="range",
         keep_audio=True,
+        **TINY_RANGE_BUILD,
     )
     return out
 

@@ -15,7 +15,7 @@ from synthmatch.data import build_dataset, open_dataset
 from synthmatch.errors import ParameterError, SpecMismatchError, SynthmatchError
 from synthmatch.models.configs import get_config
 from synthmatch.search.build import build_from_dataset, build_from_sampler, build_from_stored_mels
-from tests.conftest import SHORT_PROBE
+from tests.conftest import SHORT_PROBE, TINY_RANGE_BUILD
 
 pytest.importorskip("torch", reason="training the debug estimator needs the 'train' extra (torch)")
 
@@ -35,12 +35,9 @@ def dataset(tmp_path_factory, render_pool):
         n=N,
         shard_size=SHARD,
         executor=render_pool.executor,
-        sampler="lhs",
-        sampler_config={"p_train_table": 0.0, "block_size": 64},
         seed=5,
-        probe=SHORT_PROBE,
-        probe_sampler="range",
         keep_audio=True,
+        **TINY_RANGE_BUILD,
     )
     return out
 

@@ -11,7 +11,7 @@ import pytest
 from synthmatch.models.configs import CONFIGS, EstimatorConfig, get_config
 from synthmatch.models.layout import OUTPUT_NAMES, EstimatorLayout
 from synthmatch.train.split import is_validation
-from tests.conftest import SHORT_PROBE
+from tests.conftest import TINY_RANGE_BUILD
 
 torch = pytest.importorskip("torch", reason="the estimator's training side needs the 'train' extra (torch)")
 
@@ -26,14 +26,7 @@ from synthmatch.train.data import BatchReader, epoch_plan  # noqa: E402
 from synthmatch.train.estimator import CHECKPOINT, METRICS, TrainProgress, train_estimator  # noqa: E402
 from synthmatch.vital.spec import ParamSpace, default_space  # noqa: E402
 
-LHS_FAST = {"p_train_table": 0.0, "block_size": 64}
-BUILD = {
-    "sampler": "lhs",
-    "sampler_config": LHS_FAST,
-    "probe": SHORT_PROBE,
-    "probe_sampler": "range",
-    "seed": 4,
-}
+BUILD = {**TINY_RANGE_BUILD, "seed": 4}
 #: debug, with a validation share that leaves a few items out of 16.
 DEBUG = get_config("debug").replace(data=get_config("debug").data.replace(val_fraction=0.25, n_items=16))
 
