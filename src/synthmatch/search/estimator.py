@@ -178,8 +178,8 @@ def retuned(preset: Preset, f0: float, note: int) -> Preset:
         return preset
     nominal = values.get(f"osc_{on}_transpose", 0.0) + values.get(f"osc_{on}_tune", 0.0)
     shift = 12.0 * np.log2(f0 / midi_to_hz(note)) - nominal
-    vt = float(np.clip(round(shift), space["voice_transpose"].min, space["voice_transpose"].max))
-    return preset.with_values(voice_transpose=vt, voice_tune=float(np.clip(shift - vt, -1.0, 1.0)))
+    vt = space["voice_transpose"].clamp(round(shift))
+    return preset.with_values(voice_transpose=vt, voice_tune=space["voice_tune"].clamp(shift - vt))
 
 
 @register_source("estimator")
