@@ -151,6 +151,17 @@ def test_dc_offset_is_removed():
     assert np.max(np.abs(a.samples)) == pytest.approx(0.5, abs=0.01)
 
 
+def test_an_offset_only_the_note_has_stays_out_of_the_silence_after_it():
+    # an asymmetric sample: the note carries +0.05 of DC, the silence after it none
+    note = _sine() + 0.05
+    x = np.concatenate([note, np.zeros(SR)])
+    a = load_audio((x, SR), trim=False)
+    tail = a.samples[len(note) + SR // 100 :]
+    assert np.max(np.abs(tail)) < 1e-6  # subtracting the mean would leave -0.0167 there
+    body = a.samples[SR // 100 : len(note) - SR // 100]
+    assert abs(float(body.mean())) < 1e-3
+
+
 def test_clipping_is_detected_and_reported_as_a_warning(tmp_path):
     clipped = np.clip(3.0 * _sine(), -1.0, 1.0)
     path = tmp_path / "clipped.wav"

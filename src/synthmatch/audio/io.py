@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import soundfile as sf
 
-from synthmatch.dsp import amp_to_db, resample
+from synthmatch.dsp import amp_to_db, frame_signal, resample
 from synthmatch.errors import (
     AudioError,
     AudioFileNotFoundError,
@@ -138,7 +138,7 @@ def load_audio(
     """Decode a file (or take an array) and return one clean mono signal.
 
     Steps, in order: decode → check finite → detect clipping (per channel, at the source rate) →
-    mix to mono by the mean of the channels → remove the DC offset (subtract the mean) → reject
+    mix to mono by the mean of the channels → remove the DC offset (:func:`_remove_offset`) → reject
     silence → trim leading/trailing silence → check the duration → resample.
 
     Parameters
@@ -224,8 +224,7 @@ def load_audio(
             f"level: the peak is {over:.2f} ({amp_to_db(over):.1f} dBFS), above full scale; it is kept as is."
         )
 
-    mono = data.mean(axis=1, dtype=np.float64)
-    mono -= mono.mean()
+    mono = _remove_offset(data.mean(axis=1, dtype=np.float64), orig_sr)
     peak = float(np.max(np.abs(mono)))
     peak_db = float(amp_to_db(peak))
     if peak_db < SILENCE_FLOOR_DB:
@@ -467,3 +466,40 @@ def _clipped_fraction(data: np.ndarray, *, positive_full_scale: float) -> float:
             runs = stops - starts
             clipped += int(runs[runs >= CLIP_MIN_RUN].sum())
     return clipped / float(n * channels)
+
+
+#: :func:`_remove_offset`: frames (s) whose spread is measured, the spread (dB under the largest)
+#: from which a frame sounds, and the ramp (s) between the offsets of the sound and the silence.
+_OFFSET_FRAME_S = 0.01
+_OFFSET_SOUNDING_DB = 60.0
+_OFFSET_RAMP_S = 0.005
+
+
+def _remove_offset(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``x`` without its DC offset, measured apart where it sounds and in the silence around it.
+
+    A sample with an asymmetric waveform carries an offset while the note sounds and none in the
+    silence after it; subtracting the mean of the whole file would move that silence off zero,
+    where it reads as a level that never decays (and as a floor in every spectrogram's lowest
+    band). So the offset is the mean of the span whose frames sound (standard deviation within
+    :data:`_OFFSET_SOUNDING_DB` of the largest, which no offset moves), and the silence before and
+    after it has its own; the two are joined by a short ramp. A constant offset is removed
+    entirely, as by subtracting the mean; a filter would ring at the note's edges instead."""
+    hop = max(1, round(_OFFSET_FRAME_S * sample_rate))
+    if len(x) < 4 * hop:
+        return x - x.mean()
+    spread = frame_signal(x, frame_length=hop, hop_length=hop, center=False).std(axis=1)
+    sounding = np.nonzero(spread >= spread.max() * 10.0 ** (-_OFFSET_SOUNDING_DB / 20.0))[0]
+    start, stop = int(sounding[0]) * hop, min(len(x), (int(sounding[-1]) + 1) * hop)
+    inside = float(x[start:stop].mean())
+    if start == 0 and stop == len(x):
+        return x - inside
+    offset = np.full(len(x), inside)
+    offset[:start] = x[:start].mean() if start else inside
+    offset[stop:] = x[stop:].mean() if stop < len(x) else inside
+    ramp = max(1, round(_OFFSET_RAMP_S * sample_rate))
+    for edge in (start, stop):
+        lo, hi = max(0, edge - ramp // 2), min(len(x), edge + ramp // 2)
+        if hi - lo >= 2:
+            offset[lo:hi] = np.linspace(offset[lo], offset[hi - 1], hi - lo)
+    return x - offset
