@@ -4,6 +4,7 @@ from synthmatch.search.config import MatchConfig
 from synthmatch.search.estimator import Estimator  # registers the "estimator" proposal source
 from synthmatch.search.library import Library
 from synthmatch.search.match import Matcher, MatchResult, match
+from synthmatch.search.population import GARefiner  # registers the "ga" refiner
 from synthmatch.search.proposals import SOURCES, Origin, Proposal, register_source
 from synthmatch.search.refine import REFINERS, register_refiner
 from synthmatch.search.stages import Candidate
@@ -13,6 +14,7 @@ __all__ = [
     "SOURCES",
     "Candidate",
     "Estimator",
+    "GARefiner",
     "Library",
     "MatchConfig",
     "MatchResult",
