@@ -12,6 +12,7 @@ external folder. Those go into the settings key that logged attempts are reused 
 from __future__ import annotations
 
 import functools
+import math
 import pathlib
 import time
 import zlib
@@ -80,7 +81,8 @@ class MethodSpec:
     the retrieval library does; ``external_dir``: the folder of external presets does;
     ``estimator``: the trained estimator does; ``train_library``: the library of the estimator's
     training set does, the one of an audio embedding (``"audio"``) or of the learned one
-    (``"learned"``)."""
+    (``"learned"``); ``settings``: ``settings() -> dict`` names what else does (e.g. a render
+    count of its own, the revision of its own code), read when the key is made."""
 
     name: str
     build: MethodFactory
@@ -90,6 +92,7 @@ class MethodSpec:
     external_dir: bool = False
     estimator: bool = False
     train_library: Literal["audio", "learned"] | None = None
+    settings: Callable[[], dict[str, Any]] | None = None
 
 
 #: The methods by name, in registration order.
@@ -105,21 +108,31 @@ def register_method(
     external_dir: bool = False,
     estimator: bool = False,
     train_library: Literal["audio", "learned"] | None = None,
+    settings: Callable[[], dict[str, Any]] | None = None,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator adding the factory ``build(context) -> method`` to :data:`METHODS` as ``name``.
 
-    ``revision``, ``library`` and ``external_dir`` say what decides the method's result besides
-    the item (:class:`MethodSpec`)."""
+    ``revision``, ``library``, ``external_dir``, ``estimator``, ``train_library`` and
+    ``settings`` say what decides the method's result besides the item (:class:`MethodSpec`)."""
 
     def deco(build: MethodFactory) -> MethodFactory:
         if name in METHODS and METHODS[name].build is not build:
             raise ValueError(f"method {name!r} is already registered by {METHODS[name].build.__qualname__}")
         METHODS[name] = MethodSpec(
-            name, build, description, revision, library, external_dir, estimator, train_library
+            name, build, description, revision, library, external_dir, estimator, train_library, settings
         )
         return build
 
     return deco
+
+
+def with_method_settings(method: str, key: str) -> str:
+    """``key`` (a :func:`~synthmatch.bench.log.settings_key`) with the settings ``method``'s
+    registration names (:attr:`MethodSpec.settings`) added."""
+    import json
+
+    settings = METHODS[method].settings
+    return key if settings is None else json.dumps({**json.loads(key), **settings()}, sort_keys=True)
 
 
 def method_names() -> list[str]:
@@ -191,14 +204,23 @@ def _matching(context: MethodContext, budget: int, **settings: Any) -> MethodFn:
     def method(item: Item) -> Attempt:
         t0 = time.monotonic()
         res = context.matcher.match((item.audio, item.sample_rate), budget=budget, candidates=1, **settings)
-        release = res.analysis["release_s"]
-        if release is not None:  # the matcher measures it from the trimmed clip's start
-            release += res.analysis["trimmed_start_s"]
         return Attempt(
-            res.best.preset, res.probe, res.renders, time.monotonic() - t0, res.analysis["midi_note"], release
+            res.best.preset,
+            res.probe,
+            res.renders,
+            time.monotonic() - t0,
+            res.analysis["midi_note"],
+            _release_from_clip_start(res.analysis),
         )
 
     return method
+
+
+def _release_from_clip_start(record: dict[str, Any]) -> float | None:
+    """The key release a target's analysis record (:meth:`~synthmatch.search.target.Target.record`)
+    found, in seconds from the clip's start: the matcher measures it from the trimmed clip's."""
+    release = record["release_s"]
+    return None if release is None else release + record["trimmed_start_s"]
 
 
 def _searching_from_init(context: MethodContext, renders: int) -> MethodFn:
@@ -474,3 +496,141 @@ def _knn_learned(context: MethodContext) -> MethodFn:
         return (retuned(preset, an.f0_hz, probe.note) if an.pitched else preset), 0
 
     return _timed(pick)
+
+
+# ---------------------------------------------------------------------------------------
+# Search baselines: other searches, on match's render pool and objective.
+# ---------------------------------------------------------------------------------------
+#: Revision of the search baselines' own code (``cmaes-all``, ``random-search``, ``ga`` and the
+#: searches of :mod:`synthmatch.search.population`): bump it with a change that moves their results.
+SEARCH_BASELINES_REVISION = 1
+#: Renders of one ``ga`` search, whatever ``--budget`` says: SpiegeLib's GA spends about 20,000
+#: per sound; this is a quarter of that, 39 times the default budget of ``match``.
+GA_RENDERS = 5000
+#: ``cmaes-all``'s limit on the search dimensions: more than the space has, so none is cut.
+ALL_DIMS = 1 << 20
+#: The sampler ``random-search`` draws from (the ``random`` method's).
+RANDOM_SEARCH_SAMPLER = "mix"
+
+#: ``search(item, target, objective) -> best evaluation or None`` (:func:`_searching`).
+Search = Callable[[Item, Any, Any], Any]
+
+
+def _searching(context: MethodContext, search: Search) -> MethodFn:
+    """A method that reads the item as ``match`` does (its probe and f0:
+    :func:`~synthmatch.search.target.analyze_target`) and runs ``search`` with match's objective
+    on the matcher's render pool; the attempt is the best preset it found."""
+
+    def method(item: Item) -> Attempt:
+        from synthmatch.search.match import make_score
+        from synthmatch.search.refine import Objective
+        from synthmatch.search.scoring import candidate_f0
+        from synthmatch.search.target import analyze_target
+
+        t0 = time.monotonic()
+        target = analyze_target((item.audio, item.sample_rate), sample_rate=item.sample_rate)
+        # the same score as match's, without its pitch memo: that holds every render's audio
+        f0_of = functools.partial(candidate_f0, sample_rate=target.sample_rate)
+        objective = Objective(
+            score=make_score(target.samples, target.probe, target_f0=target.f0, f0_of=f0_of),
+            pool=context.matcher.pool,
+            probe=target.probe,
+        )
+        best = search(item, target, objective)
+        record = target.record()
+        return Attempt(
+            best.preset if best is not None else None,
+            target.probe,
+            objective.renders,
+            time.monotonic() - t0,
+            record["midi_note"],
+            _release_from_clip_start(record),
+        )
+
+    return method
+
+
+def _from_library_start(context: MethodContext, refiner: str, renders: int, **options: Any) -> MethodFn:
+    """The registered ``refiner`` (with ``options``) from the best of the library's nearest
+    proposals, ``renders`` renders in all.
+
+    The start is chosen as ``match`` chooses its first: the library source's proposals rendered at
+    the target's probe (a third of the renders at most; those that sound off a pitched target
+    also retuned onto it: :func:`~synthmatch.search.stages.rerank`), the best kept."""
+
+    def search(item: Item, target: Any, objective: Any) -> Any:
+        from synthmatch.search.config import MatchConfig
+        from synthmatch.search.refine import Budget, BudgetExhausted, get_refiner
+        from synthmatch.search.stages import propose, rerank
+
+        config = MatchConfig(sources=("library",))
+        budget = Budget(max_renders=renders)
+        proposals = propose(
+            target, [context.matcher.source("library")], max(config.rerank, config.candidates)
+        )
+        try:
+            evals = rerank(proposals, target, objective, budget, config, f0_of=objective.score_fn.f0_of)
+        except BudgetExhausted:
+            return objective.best()
+        start = min((e for e in evals if math.isfinite(e.score)), key=lambda e: e.score, default=None)
+        if start is None:
+            return None
+        return get_refiner(refiner, **options).refine(start.preset, objective, budget, start_eval=start)
+
+    return _searching(context, search)
+
+
+def _baselines_revision() -> dict[str, Any]:
+    return {"search_baselines": SEARCH_BASELINES_REVISION}
+
+
+@register_method(
+    "cmaes-all",
+    description="CMA-ES over every active continuous parameter (no cut) from the library's best start",
+    revision="match",
+    library=True,
+    settings=_baselines_revision,
+)
+def _cmaes_all(context: MethodContext) -> MethodFn:
+    return _from_library_start(context, "cmaes", context.budget, max_dims=ALL_DIMS)
+
+
+@register_method(
+    "random-search",
+    description="the best of --budget presets of the project's sampler, the same for an item on every run",
+    revision="refiner",
+    settings=lambda: {**_baselines_revision(), "sampler": RANDOM_SEARCH_SAMPLER},
+)
+def _random_search(context: MethodContext) -> MethodFn:
+    from synthmatch.data.samplers import make_sampler
+
+    # made on first use: it reads the training presets, which the other methods do not need
+    sampler = functools.lru_cache(maxsize=1)(lambda: make_sampler(RANDOM_SEARCH_SAMPLER))
+
+    def search(item: Item, target: Any, objective: Any) -> Any:
+        from synthmatch.search.population import random_search
+        from synthmatch.search.refine import Budget
+
+        seed = zlib.crc32(item.name.encode())  # not hash(): str hashes are salted per process
+        draw = lambda i: sampler().sample(seed=seed, index=i)  # noqa: E731
+        return random_search(draw, objective, Budget(max_renders=context.budget))
+
+    return _searching(context, search)
+
+
+def _ga_settings() -> dict[str, Any]:
+    from synthmatch.search.match import MATCH_REVISION
+
+    # its own render count, not the run's budget; the library start as match's re-rank finds it
+    return {**_baselines_revision(), "renders": GA_RENDERS, "revision": MATCH_REVISION}
+
+
+@register_method(
+    "ga",
+    description=f"a genetic algorithm over every control of the library's best start, {GA_RENDERS} "
+    "renders (not --budget)",
+    library=True,
+    settings=_ga_settings,
+)
+def _ga(context: MethodContext) -> MethodFn:
+    return _from_library_start(context, "ga", GA_RENDERS)

@@ -20,7 +20,14 @@ import numpy as np
 from synthmatch import __version__
 from synthmatch.bench.log import AttemptLog, analysis_inputs, settings_key
 from synthmatch.bench.machine import ENGINE_SPEED_PRESETS, engine_speed, machine_info
-from synthmatch.bench.methods import METHODS, Attempt, MethodFn, canonical_methods, make_methods
+from synthmatch.bench.methods import (
+    METHODS,
+    Attempt,
+    MethodFn,
+    canonical_methods,
+    make_methods,
+    with_method_settings,
+)
 from synthmatch.bench.params import parameter_rows, summarize_parameters
 from synthmatch.bench.report import format_markdown, spectrogram_figures
 from synthmatch.bench.stats import SuiteResult, summarize
@@ -54,6 +61,9 @@ class BenchConfig:
         The first ``n_hand`` presets (None: all) of the id-hand folder (None: the shared test split).
     ood_dir : str
         Folder of audio files of the ood suite.
+    n_ood : int
+        Limit the ood suite to this many of its files (None: all), spread evenly over their sorted
+        list (:func:`~synthmatch.bench.suites.spread`).
     external_dir : str
         Folder of ``<item>.vital`` presets of the ``external`` method.
     library : str
@@ -90,6 +100,7 @@ class BenchConfig:
     n_hand: int | None = None
     hand_dir: str | None = None
     ood_dir: str | None = None
+    n_ood: int | None = None
     external_dir: str | None = None
     library: str | None = None
     estimator: str | None = None
@@ -123,7 +134,7 @@ class BenchConfig:
             raise SynthmatchError(f"unknown methods {sorted(unknown)}; choose from {sorted(METHODS)}")
         if "ood" in self.suites and not self.ood_dir:
             raise SynthmatchError(OOD_NEEDS_A_FOLDER)
-        for name in ("budget", "n_rand", "n_stress", "n_hand", "workers", "parallel_items"):
+        for name in ("budget", "n_rand", "n_stress", "n_hand", "n_ood", "workers", "parallel_items"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise SynthmatchError(f"{name}={value} must be at least 1")
@@ -202,7 +213,7 @@ def run_benchmark(
         )
 
         def key_of(method: str, *, legacy: bool = False) -> str:
-            return settings_key(
+            key = settings_key(
                 method,
                 budget=config.budget,
                 matcher=matcher,
@@ -210,6 +221,7 @@ def run_benchmark(
                 train_library=config.train_library,
                 legacy=legacy,
             )
+            return with_method_settings(method, key)
 
         for name in config.suites:
             suite, items = SUITES[name].build(config, pool)
@@ -277,6 +289,7 @@ def run_benchmark(
             "rand_seed": rand_seed,
             "n_stress": config.n_stress,
             "n_hand": config.n_hand,
+            "n_ood": config.n_ood,
             "shard": list(shard) if shard else None,
             "ray_address": config.ray_address,
         },

@@ -96,17 +96,20 @@ def suite_id_hand(folder: str | os.PathLike[str], pool: RenderPool, *, n: int | 
     return _render_items([f.stem for f in files], presets, [DEFAULT_PROBE] * len(files), pool)
 
 
-def suite_ood(folder: str | os.PathLike[str], *, sample_rate: int = 44100) -> list[Item]:
+def suite_ood(
+    folder: str | os.PathLike[str], *, sample_rate: int = 44100, n: int | None = None
+) -> list[Item]:
     """Any folder of audio files (``notes.json`` next to them may give each file's ground-truth
-    ``midi_note``, and its ``velocity`` (MIDI) and ``note_seconds`` when known)."""
+    ``midi_note``, and its ``velocity`` (MIDI) and ``note_seconds`` when known); ``n`` of them
+    (None: all) spread evenly over their sorted list (:func:`spread`)."""
     from synthmatch.audio.io import load_audio
 
     root = pathlib.Path(folder)
     notes = json.loads((root / "notes.json").read_text()) if (root / "notes.json").exists() else {}
+    audio_suffixes = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+    files = [f for f in sorted(root.iterdir()) if f.suffix.lower() in audio_suffixes]
     items = []
-    for f in sorted(root.iterdir()):
-        if f.suffix.lower() not in (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"):
-            continue
+    for f in (files[i] for i in spread(len(files), n)):
         loaded = load_audio(f, sample_rate=sample_rate)
         known = notes.get(f.name, {})
         truth = known.get("midi_note")
@@ -120,6 +123,16 @@ def suite_ood(folder: str | os.PathLike[str], *, sample_rate: int = 44100) -> li
             )
         items.append(Item(f.stem, loaded.samples, sample_rate, probe, None))
     return items
+
+
+def spread(count: int, n: int | None) -> list[int]:
+    """``n`` indices spread evenly over ``range(count)``: ``round(i * count / n)`` for ``i`` in
+    ``range(n)`` (all of them when ``n`` is None or at least ``count``). A suite whose files sort
+    by instrument (ood-real's: by General MIDI program) then keeps as many instruments as ``n``
+    allows."""
+    if n is None or n >= count:
+        return list(range(count))
+    return [round(i * count / n) for i in range(n)]
 
 
 def suite_stress(n: int, pool: RenderPool, *, seed: int = STRESS_SEED) -> list[Item]:
@@ -206,11 +219,11 @@ def _build_id_hand(config: BenchConfig, pool: RenderPool) -> tuple[str, list[Ite
 OOD_NEEDS_A_FOLDER = "the ood suite needs --ood-dir (a folder of audio files)"
 
 
-@register_suite("ood", description="audio files from --ood-dir")
+@register_suite("ood", description="audio files from --ood-dir, --n-ood of them spread over the folder")
 def _build_ood(config: BenchConfig, pool: RenderPool) -> tuple[str, list[Item]]:
     if not config.ood_dir:
         raise SynthmatchError(OOD_NEEDS_A_FOLDER)
-    return "ood", suite_ood(config.ood_dir)
+    return "ood", suite_ood(config.ood_dir, n=config.n_ood)
 
 
 @register_suite(

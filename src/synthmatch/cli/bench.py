@@ -84,7 +84,8 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
         "--budget",
         type=positive_int,
         default=defaults.budget,
-        help="render budget of match and search-from-init",
+        help="render budget of match, search-from-init, cmaes-all and random-search (ga spends a fixed "
+        "count of its own, GA_RENDERS)",
     )
     r.add_argument("--n-rand", type=positive_int, default=defaults.n_rand, help="items of the id-rand suite")
     r.add_argument(
@@ -110,6 +111,15 @@ def _register_run(bsub: argparse._SubParsersAction) -> None:
         help="presets of the id-hand suite (default: shared test split)",
     )
     r.add_argument("--ood-dir", default=defaults.ood_dir, help="folder of audio files for the ood suite")
+    r.add_argument(
+        "--n-ood",
+        type=positive_int,
+        default=defaults.n_ood,
+        metavar="N",
+        help="limit the ood suite to N of its files, spread evenly over their sorted list (indices "
+        "round(i*len/N), i < N): ood-real's files sort by instrument, so N of them come from as many "
+        "instruments as N allows (e.g. --n-ood 8 on ood-real/test: 8 of its 13 programs, one note each)",
+    )
     r.add_argument(
         "--external-dir", default=defaults.external_dir, help="folder of .vital files named like the targets"
     )
@@ -200,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         n_hand=args.n_hand,
         hand_dir=args.hand_dir,
         ood_dir=args.ood_dir,
+        n_ood=args.n_ood,
         external_dir=args.external_dir,
         library=args.library,
         estimator=args.estimator,
