@@ -312,8 +312,8 @@ def test_search_big_is_the_refiner_from_init_at_20x_the_budget(tiny_lib, render_
     assert key["budget"] == 2 and key["revision"] == REFINER_REVISION and "library" not in key
     # the whole matcher at 20x depends on the library and the match pipeline
     assert match_big["revision"] == MATCH_REVISION and "library" in match_big
-    # a change to the match pipeline alone (pruning, revision 8) keeps the baselines' logs valid
-    assert REFINER_REVISION == 7 < MATCH_REVISION
+    # the two revisions move apart: a change to the match pipeline alone keeps the baselines' logs valid
+    assert REFINER_REVISION < MATCH_REVISION
     assert json.loads(settings_key("match", budget=2, matcher=m))["revision"] == MATCH_REVISION
 
 

@@ -249,7 +249,7 @@ def test_match_end_to_end(tiny_library, render_pool, tmp_path):
     target_preset = _tiny_presets()[2].with_values(filter_1_cutoff=84.0)
     probe = Probe(note=55, velocity=0.8, note_seconds=0.4, render_seconds=1.0)
     target = render_pool.render([target_preset], probe)[0].mono
-    with Matcher(library=tiny_library, pool=render_pool) as m:
+    with Matcher(library=tiny_library, pool=render_pool, sources=("library",)) as m:
         res = m.match((target, 44100), budget=14, candidates=2, rerank=4, starts=1)
     assert res.probe.note == 55  # detected from the audio
     assert all(c.origin.source == "library" for c in res.candidates)  # e.g. "library #2 + cmaes"
@@ -684,3 +684,17 @@ def test_the_workers_score_the_finals_as_this_process_would(tiny_library, render
     assert any(c.origin.refiner == "cmaes" for c in res.candidates)  # rendered again, in a worker
     for c in res.candidates:  # bit for bit what this process computes from the candidate's audio
         assert c.metrics == here(c.audio)
+
+
+@pytest.mark.parametrize("moves", [True, False])
+def test_a_match_spends_its_budget_with_or_without_moves(tiny_library, render_pool, moves):
+    from synthmatch.search.match import Matcher
+
+    sr = 44100
+    t = np.arange(sr) / sr
+    target = (0.3 * np.sin(2 * np.pi * 220.0 * t) * np.exp(-3 * t)).astype(np.float32)
+    with Matcher(library=tiny_library, pool=render_pool, sources=("analysis", "library")) as m:
+        res = m.match((target, sr), budget=40, candidates=1, rerank=4, moves=moves)
+    assert res.settings["moves"] is moves
+    assert 40 <= res.renders <= 41  # the budget, plus a final render of a variant
+    assert np.isfinite(res.best.score)

@@ -104,6 +104,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="do not try the refinement starts with their modules switched off (a reverb tail, a noise "
         "layer the target lacks); the default keeps a switch-off that scores 5%% better",
     )
+    p.add_argument(
+        "--no-moves",
+        dest="moves",
+        action="store_false",
+        help="refine each start in one round, with no structural step (another wavetable, filter, octave, "
+        "unison count, modulation or effect) between two",
+    )
     p.add_argument("--llm", default=None, help="rewrite the tutorial with an LLM (anthropic, openai, ollama)")
     p.add_argument("--no-tutorial", action="store_true", help="do not write the tutorial")
     p.set_defaults(func=run)
@@ -122,6 +129,7 @@ def config_from_args(args: argparse.Namespace) -> MatchConfig:
         estimator=args.estimator,
         refiner=args.refiner,
         prune=args.prune,
+        moves=args.moves,
         max_seconds_audio=args.max_seconds,
         workers=args.workers,
         library=args.library,

@@ -17,10 +17,9 @@ DEFAULT_CANDIDATES = 3
 DEFAULT_RERANK = 12
 #: Distinct proposals refined, each with an even share of what the re-rank left.
 DEFAULT_STARTS = 2
-#: Proposal sources, taken in turns: the shipped estimator's mode and draws beside the library's
-#: nearest presets (with both, ``match`` at 128 renders scores 0.90x the library alone on the first
-#: 24 ``id-hand`` presets: ``docs/BENCHMARKS.md``).
-DEFAULT_SOURCES: tuple[str, ...] = ("estimator", "library")
+#: Proposal sources, taken in turns: presets resynthesised from the target's own analysis, the
+#: shipped estimator's mode and draws, and the library's nearest presets (``docs/BENCHMARKS.md``).
+DEFAULT_SOURCES: tuple[str, ...] = ("analysis", "estimator", "library")
 #: Targets longer than this (seconds) are refused.
 DEFAULT_MAX_SECONDS_AUDIO = 30.0
 
@@ -60,6 +59,10 @@ class MatchConfig:
         Also try re-ranked proposals that sound off a pitched target retuned onto it.
     prune : bool
         Try each start with its modules switched off before refining it.
+    moves : bool
+        Refine each start in two rounds with a structural step between them (another wavetable,
+        filter, octave, unison count, modulation, effect: :mod:`synthmatch.search.moves`); the
+        second round searches the controls the first found audible. Needs a render budget.
     side_by_side : bool
         Refine the starts side by side (same result as one after the other, fewer idle workers).
     max_seconds_audio : float
@@ -85,6 +88,7 @@ class MatchConfig:
     refiner_options: dict[str, Any] = field(default_factory=dict, hash=False)
     align_pitch: bool = True
     prune: bool = True
+    moves: bool = True
     side_by_side: bool = True
     max_seconds_audio: float = DEFAULT_MAX_SECONDS_AUDIO
     workers: int | None = None

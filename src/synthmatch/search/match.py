@@ -21,8 +21,10 @@ from synthmatch import __version__
 from synthmatch.errors import SynthmatchError
 from synthmatch.render.pool import RenderPool
 from synthmatch.render.probe import DEFAULT_PROBE, Probe
+from synthmatch.search import resynth as _resynth  # noqa: F401  (registers the "analysis" source)
 from synthmatch.search.config import DEFAULT_BUDGET, DEFAULT_CANDIDATES, MatchConfig
 from synthmatch.search.library import Library, default_library_path
+from synthmatch.search.moves import context_for
 from synthmatch.search.proposals import LibrarySource, ProposalSource, make_source
 from synthmatch.search.refine import Budget, BudgetExhausted, Objective, get_refiner
 from synthmatch.search.scoring import FinalScore, PitchMemo, make_score
@@ -49,11 +51,11 @@ __all__ = [
 
 #: Revision of the match pipeline's behaviour: the benchmark reuses logged ``match`` attempts only
 #: when it is unchanged. Bump it with any change that moves results (history: CHANGELOG.md).
-MATCH_REVISION = 9
+MATCH_REVISION = 10
 #: Revision of what the refiner alone does from a given start (its settings, the search
 #: dimensions, the objective, the target's analysis): the key of the search-from-init baselines'
 #: logged attempts. Bump both with a change to the refiner.
-REFINER_REVISION = 7
+REFINER_REVISION = 8
 
 #: Settings that belong to a matcher's set-up (its library and pool), not to one match.
 _SETUP_FIELDS = ("workers", "library")
@@ -282,7 +284,8 @@ class Matcher:
             timings["rerank"] = time.monotonic() - t2
             t3 = time.monotonic()
             starts = choose_starts(evals, target, cfg, f0_of=f0_of)
-            refine_starts(starts, objective, budget, cfg, refiner)
+            moves = context_for(target) if cfg.moves else None
+            refine_starts(starts, objective, budget, cfg, refiner, moves=moves)
             timings["refine"] = time.monotonic() - t3
         except BudgetExhausted:
             pass

@@ -9,8 +9,9 @@ cap the render rate of a many-core pool; any other callable is computed here.
 Refiners are registered strategies; ``cmaes`` optimises the most important active continuous
 parameters of a start preset with CMA-ES in our own normalised coordinates, using the pool's
 variant renders (one preset load per worker, then ``set()`` only).
-Discrete choices (module on/off, filter model, wavetable, connections) are fixed per start preset;
-:mod:`synthmatch.search.stages` enumerates them through several starts.
+Discrete choices (module on/off, filter model, wavetable, connections) are fixed within a refiner's
+run: :mod:`synthmatch.search.stages` enumerates them through several starts and, between two
+rounds of the refiner, through the structural moves of :mod:`synthmatch.search.moves`.
 """
 
 from __future__ import annotations
@@ -321,11 +322,16 @@ def search_dims(preset: Preset, *, max_dims: int = 24, space: ParamSpace | None 
     return dims[:max_dims]
 
 
-def _current(preset: Preset, dim: Dim) -> float:
-    if dim.control.startswith("modulation_"):
-        slot = int(dim.control.split("_")[1])
+def control_value(preset: Preset, control: str) -> float:
+    """The value of an engine control of ``preset`` (``modulation_K_amount`` included)."""
+    if control.startswith("modulation_"):
+        slot = int(control.split("_")[1])
         return preset.modulations[preset.slot_assignment().index(slot)].amount
-    return preset.values[dim.control]
+    return preset.values[control]
+
+
+def _current(preset: Preset, dim: Dim) -> float:
+    return control_value(preset, dim.control)
 
 
 # ---------------------------------------------------------------------------------------
@@ -442,10 +448,15 @@ class CMAESRefiner:
         *,
         seed: int = 0,
         start_eval: Evaluation | None = None,
+        controls: list[str] | None = None,
     ) -> Evaluation | None:
+        """CMA-ES from ``start`` (``controls``: search these of its dimensions only)."""
         import cma
 
         dims = search_dims(start, max_dims=self.max_dims)
+        if controls is not None:
+            by_name = {d.control: d for d in search_dims(start, max_dims=10_000)}
+            dims = [by_name[c] for c in controls if c in by_name] or dims
         best: Evaluation | None = start_eval
         try:
             if best is None:

@@ -37,6 +37,7 @@ from synthmatch.vital.spec import MODULE_SWITCHES, SOURCE_SWITCHES, default_spac
 
 if TYPE_CHECKING:
     from synthmatch.search.config import MatchConfig
+    from synthmatch.search.moves import MoveContext
     from synthmatch.search.target import Target
 
 #: Pitch alignment: a re-ranked candidate whose render sounds at least this many cents off a
@@ -67,6 +68,16 @@ IN_TUNE_CENTS = 50.0
 #: that ignores the key and plays 19 semitones under it, and one 9 semitones off); retuning such
 #: alternatives onto the target keeps none of them: the far-off ones do not follow the transpose.
 ALT_LINEAGE_WITHIN = 2.0
+#: Share of a start's planned renders its first refinement round spends, before the structural
+#: step (:func:`refine_in_rounds`).
+FIRST_ROUND = 0.45
+#: The second round's refiner seed is the first's plus this.
+SECOND_ROUND_SEED = 1000
+#: Round two searches the controls whose values went with the score in round one: the strongest
+#: half by rank correlation, at least 6, when round one rendered at least 12 presets.
+AUDIBLE_SHARE = 0.5
+MIN_AUDIBLE = 6
+MIN_SENSITIVITY_SAMPLES = 12
 
 
 @dataclass
@@ -140,18 +151,27 @@ def refine_starts(
     budget: Budget,
     config: MatchConfig,
     refiner: Refiner,
+    *,
+    moves: MoveContext | None = None,
 ) -> None:
     """Prune (when ``config.prune``) and refine each start with an even share of the budget.
 
+    With ``moves`` (the target's :class:`~synthmatch.search.moves.MoveContext`), a render budget
+    and a refiner that moves presets (not ``"none"``), each start is refined in two rounds
+    (:func:`refine_in_rounds`) with a structural step between them.
     With a render budget, the starts run side by side (:func:`refine_side_by_side`: the same
     result as one after the other, with fewer idle workers) unless ``config.side_by_side`` is
     off; with a time limit alone, the first start gets all of it."""
+    planned = planned_shares(budget.remaining(), len(starts))
 
     def refine_start(j: int, ev: Evaluation, obj: Objective, sub: Budget) -> None:
         if config.prune:
             ev = prune_modules(ev, obj, sub)
         obj.origin = ev.origin.refined_by(refiner.name)
-        refiner.refine(ev.preset, obj, sub, seed=config.seed + j, start_eval=ev)
+        if moves is None or config.budget is None or refiner.name == "none":
+            refiner.refine(ev.preset, obj, sub, seed=config.seed + j, start_eval=ev)
+            return
+        refine_in_rounds(ev, obj, sub, refiner, moves, seed=config.seed + j, first=planned[j])
 
     if config.side_by_side and config.budget is not None and len(starts) >= 2:
         refine_side_by_side(starts, refine_start, objective, budget)
@@ -162,6 +182,82 @@ def refine_starts(
             start_share(budget.remaining(), n_starts - j) if config.budget is not None else budget.remaining()
         )
         refine_start(j, ev, objective, budget.sub(share))
+
+
+def planned_shares(total: int, n: int) -> list[int]:
+    """Each start's share of ``total`` renders if every start spends its own in full (what a
+    start's rounds are sized from, the same one after the other as side by side)."""
+    shares, given = [], 0
+    for j in range(n):
+        shares.append(start_share(total - given, n - j))
+        given += shares[-1]
+    return shares
+
+
+def refine_in_rounds(
+    start: Evaluation,
+    objective: Objective,
+    budget: Budget,
+    refiner: Refiner,
+    moves: MoveContext,
+    *,
+    seed: int,
+    first: int,
+) -> None:
+    """Refine ``start`` in two rounds with a structural step between them.
+
+    Round one spends :data:`FIRST_ROUND` of the start's planned share ``first`` on the refiner's
+    own dimensions; the structural step (:func:`~synthmatch.search.moves.structural_step`) renders
+    the best preset's discrete neighbours; round two refines the best of them with the rest, on
+    the dimensions round one found the score to hear (:func:`audible_controls`)."""
+    from synthmatch.search.moves import structural_step
+
+    seen = len(objective.history)
+    best = refiner.refine(
+        start.preset, objective, budget.sub(int(FIRST_ROUND * first)), seed=seed, start_eval=start
+    )
+    best = best if best is not None and best.score <= start.score else start
+    round_one = objective.history[seen:]
+    stepped = structural_step(best, objective, budget, moves)
+    controls = None
+    if stepped is best:  # the same preset: round one's samples say which knobs it hears
+        controls = audible_controls(start.preset, round_one)
+    objective.origin = stepped.origin if stepped.origin.refiner else stepped.origin.refined_by(refiner.name)
+    kwargs = {"controls": controls} if controls else {}
+    refiner.refine(
+        stepped.preset, objective, budget, seed=seed + SECOND_ROUND_SEED, start_eval=stepped, **kwargs
+    )
+
+
+def audible_controls(start: Preset, evals: list[Evaluation]) -> list[str] | None:
+    """The refiner's controls the score moved with in ``evals`` (round one's renders around
+    ``start``), most first: each control's Spearman correlation with the score over the finite
+    evaluations, the strongest :data:`AUDIBLE_SHARE` kept (at least :data:`MIN_AUDIBLE`). None
+    when there are too few evaluations to tell."""
+    from synthmatch.search.refine import control_value, search_dims
+
+    ok = [e for e in evals if math.isfinite(e.score)]
+    dims = search_dims(start)
+    if len(ok) < MIN_SENSITIVITY_SAMPLES or len(dims) <= MIN_AUDIBLE:
+        return None
+    scores = _ranks(np.array([e.score for e in ok]))
+    strength = []
+    for d in dims:
+        x = np.array([control_value(e.preset, d.control) for e in ok])
+        if np.ptp(x) <= 0:
+            strength.append(0.0)
+            continue
+        r = np.corrcoef(_ranks(x), scores)[0, 1]
+        strength.append(abs(float(r)) if math.isfinite(r) else 0.0)
+    order = np.argsort(strength)[::-1]
+    keep = max(MIN_AUDIBLE, math.ceil(AUDIBLE_SHARE * len(dims)))
+    return [dims[i].control for i in order[:keep]]
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    r = np.empty(len(x))
+    r[np.argsort(x, kind="stable")] = np.arange(len(x))
+    return r
 
 
 def finalize(
