@@ -16,6 +16,7 @@ in :mod:`synthmatch.bench.machine`.
 
 from __future__ import annotations
 
+from synthmatch.bench import syntheon as _syntheon  # noqa: F401  (registers the "syntheon" method)
 from synthmatch.bench.log import AttemptLog, analysis_inputs, settings_key
 from synthmatch.bench.merge import merge_scores
 from synthmatch.bench.methods import (
