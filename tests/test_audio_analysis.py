@@ -162,6 +162,68 @@ def test_one_stray_line_does_not_pull_the_octave_check_down():
     assert check([3 / 8, 5 / 8, 11 / 8]) == pytest.approx(f / 8)
 
 
+def _with_sub(freq: float, amps: np.ndarray, sub_db: float, seconds: float = 1.0) -> np.ndarray:
+    """An additive tone at ``freq`` plus a sine an octave under it, ``sub_db`` from its strongest partial."""
+    t = np.arange(round(seconds * SR)) / SR
+    k = np.arange(1, len(amps) + 1)
+    keep = k * freq < 0.45 * SR
+    y = (amps[keep, None] * np.sin(2 * np.pi * freq * k[keep, None] * t[None, :] + k[keep, None])).sum(axis=0)
+    y += amps.max() * 10 ** (sub_db / 20) * np.sin(2 * np.pi * freq / 2 * t + 0.3)
+    return 0.5 * y / np.abs(y).max()
+
+
+_DRAWBAR = np.array([1.0, 0.6, 0.0, 0.3, 0.0, 0.0, 0.0, 0.3])  # 8', 4', 2', 1' in octaves
+_SAW = 1.0 / np.arange(1, 31)
+
+
+@pytest.mark.parametrize("midi", [40, 52, 66, 80, 93])
+@pytest.mark.parametrize(("amps", "sub_db"), [(_DRAWBAR, 0.0), (_DRAWBAR, -8.0), (_SAW, -3.0), (_SAW, -10.0)])
+def test_a_lone_sub_octave_line_does_not_move_the_note(midi, amps, sub_db):
+    """An organ's 16' stop (or a sine sub-oscillator) under a tone: the wave repeats an octave down,
+    but only that one line sits off the series of the note played, which carries more power."""
+    a = analyze(_with_sub(midi_to_hz(midi), amps, sub_db), SR)
+    assert a.pitched and a.midi_note == midi
+
+
+@pytest.mark.parametrize("midi", [36, 48, 60, 72])
+def test_a_fundamental_with_weaker_even_harmonics_is_the_note(midi):
+    """A sine with even-order distortion (2nd harmonic -8 dB, 4th -20 dB): the fundamental is stronger
+    than the series an octave up, so it is the note."""
+    amps = np.array([1.0, 10 ** (-8 / 20), 0.0, 0.1])
+    a = analyze(_partials(midi_to_hz(midi), amps), SR)
+    assert a.pitched and a.midi_note == midi
+
+
+def _fifth(freq: float, *, fundamental_db: float | None = None, seconds: float = 1.5) -> np.ndarray:
+    """A timpani-like one-shot: partials at ``freq`` and 1.5·freq, the upper one decaying slower, a few
+    inharmonic lines 18-24 dB down; with ``fundamental_db``, also a line at freq/2 (and its 4th and 5th
+    harmonics) that many dB under the pair, which makes it a harmonic series."""
+    t = np.arange(round(seconds * SR)) / SR
+    parts = [(1.0, 1.0, 3.0), (1.5, 0.9, 1.5), (2.14, 0.1, 4.0), (2.89, 0.12, 4.0), (3.46, 0.08, 5.0)]
+    if fundamental_db is not None:
+        g = 10 ** (fundamental_db / 20)
+        parts += [(0.5, g, 1.5), (2.0, g, 1.5), (2.5, g, 1.5)]
+    y = sum(a * np.sin(2 * np.pi * freq * r * t + r) * np.exp(-t * d) for r, a, d in parts)
+    return 0.5 * y / np.abs(y).max()
+
+
+@pytest.mark.parametrize("midi", [43, 46, 50, 54, 57, 64])
+def test_two_partials_a_fifth_apart_are_read_at_the_lower(midi):
+    """YIN reads the pair's period (an octave down) or, as the lower partial fades, the upper one (a
+    fifth up); the note is the lower partial."""
+    a = analyze(_fifth(midi_to_hz(midi)), SR)
+    assert a.pitched and a.pitch_method == "partial"
+    assert a.midi_note == midi and abs(a.cents) < 10.0
+
+
+@pytest.mark.parametrize("midi", [55, 67])
+def test_a_fifth_over_a_sounding_fundamental_keeps_the_period(midi):
+    """With a line at half the lower partial (and more of its harmonics), the pair is part of a
+    harmonic series and its period is the note."""
+    a = analyze(_fifth(midi_to_hz(midi), fundamental_db=-10.0), SR)
+    assert a.pitched and a.midi_note == midi - 12
+
+
 def _struck(
     freq: float, ratios: tuple[float, ...], amps: tuple[float, ...], seconds: float = 1.5
 ) -> np.ndarray:
@@ -455,6 +517,14 @@ def test_velocity_mapping():
     assert np.all(np.diff(vels) >= 0) and all(0 < v <= 1 for v in vels)
     t = np.arange(SR // 2) / SR
     assert analyze(0.5 * np.sin(2 * np.pi * 300 * t), SR).velocity == DEFAULT_VELOCITY
+
+
+@pytest.mark.parametrize("gain_db", [0.0, -20.0, -40.0, -60.0])
+def test_the_analysis_velocity_does_not_follow_the_level(gain_db):
+    """A preset's level says nothing of its velocity (velocity_from_peak_db): every level gets the default."""
+    t = np.arange(SR // 2) / SR
+    y = 10 ** (gain_db / 20) * 0.9 * np.sin(2 * np.pi * 300 * t)
+    assert analyze(y, SR).velocity == DEFAULT_VELOCITY
 
 
 # --- speed and errors ----------------------------------------------------------------------------------------

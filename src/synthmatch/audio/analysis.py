@@ -6,9 +6,10 @@ envelope and the pitch are read after a 10 Hz zero-phase DC blocker
 (:func:`synthmatch.dsp.remove_dc`).
 
 Pitch
-    A vectorised YIN at 22050 Hz over 25 Hz-4200 Hz, an octave check on the average spectrum,
-    the lowest strong partial of an inharmonic spectrum, and a harmonic-sum estimate where YIN has
-    no stable pitch (:mod:`synthmatch.audio.pitch`).
+    A vectorised YIN at 22050 Hz over 25 Hz-4200 Hz, an octave check on the average spectrum
+    (which passes over a lone sub-octave line, such as an organ's 16' stop), the lowest strong
+    partial of an inharmonic spectrum or of a pair of partials a fifth apart, and a harmonic-sum
+    estimate where YIN has no stable pitch (:mod:`synthmatch.audio.pitch`).
 
 Note length
     The release point, from the RMS envelope in dB (23 ms frames, 5.8 ms hop) and its future
@@ -16,6 +17,10 @@ Note length
     earlier clear step down from a steady level (:mod:`synthmatch.audio.envelope`). A sound that
     decays with no sustained part has the time to fade 40 dB below its peak instead; one that
     never falls is held to the end.
+
+Velocity
+    Always :data:`DEFAULT_VELOCITY`: neither the level nor the timbre of a sound says how hard its
+    key was played, for the presets a match renders (see :func:`velocity_from_peak_db`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from synthmatch.audio.pitch import (
     PARTIAL_RANGE_DB,
     PITCH_SR,
     PITCHED_CONFIDENCE,
+    SUB_OCTAVE_RANGE_DB,
     VOICED_APERIODICITY,
     WEAK_APERIODICITY,
     WEAK_FRAMES,
@@ -73,6 +79,7 @@ __all__ = [
     "PARTIAL_NEAR_CENTS",
     "PARTIAL_RANGE_DB",
     "PITCHED_CONFIDENCE",
+    "SUB_OCTAVE_RANGE_DB",
     "VOICED_APERIODICITY",
     "WEAK_APERIODICITY",
     "WEAK_FRAMES",
@@ -87,9 +94,9 @@ __all__ = [
 
 #: Revision of the analysis's behaviour, the cache key of the benchmark's logged attempts: bump it
 #: with any change that moves results (CHANGELOG.md lists the revisions).
-ANALYSIS_REVISION = 8
+ANALYSIS_REVISION = 9
 
-#: Velocity reported when the level says nothing reliable about it (the benchmark's probe velocity).
+#: The velocity every analysis reports (the benchmark's probe velocity; see :func:`velocity_from_peak_db`).
 DEFAULT_VELOCITY = 100 / 127
 
 
@@ -116,8 +123,9 @@ class NoteAnalysis:
         average spectrum is clearly harmonic (the harmonic-sum fallback), or when the harmonic sum
         clearly prefers another f0 than YIN's; ``"agreement"`` when neither is sure but YIN's
         weakly periodic frames and the harmonic sum agree (:data:`WEAK_APERIODICITY`);
-        ``"partial"`` when YIN is stable but the spectrum is inharmonic, and the note is its
-        lowest strong partial (:mod:`synthmatch.audio.pitch`); ``"none"`` when unpitched.
+        ``"partial"`` when YIN is stable but the spectrum is inharmonic, or dominated by two
+        partials a fifth apart, and the note is its lowest strong partial
+        (:mod:`synthmatch.audio.pitch`); ``"none"`` when unpitched.
     onset_s : float
         Time of the note's start in seconds: first sample within 50 dB of the peak.
     note_length_s : float
@@ -140,7 +148,7 @@ class NoteAnalysis:
         RMS level in dBFS over the frames within 20 dB of the loudest frame (the audible body of the
         note, independent of how much silence surrounds it).
     velocity : float
-        MIDI velocity in (0, 1] from :func:`velocity_from_peak_db`.
+        MIDI velocity in (0, 1]: :data:`DEFAULT_VELOCITY`, whatever the sound (the module docstring).
     """
 
     f0_hz: float | None
@@ -160,13 +168,26 @@ class NoteAnalysis:
 
 
 def velocity_from_peak_db(peak_db: float) -> float:
-    """Map a sample peak level to a MIDI velocity in (0, 1].
+    """The velocity a sample peak level suggests when the level is calibrated, in (0, 1].
 
-    Vital renders at velocity 100/127 peak between about -20 and -1 dBFS depending on the preset
-    (measured on 211 presets: median -10 dBFS), and user files are often normalised, so a peak in
-    that range says nothing about velocity: it maps to :data:`DEFAULT_VELOCITY`. Quieter peaks map
-    with the usual MIDI square law (amplitude ∝ velocity², so -6 dB ≈ 0.71 × velocity):
-    ``velocity = 100/127 · 10**((peak_db + 20) / 40)``, clipped to [1/127, 1].
+    A peak from -20 dBFS up maps to :data:`DEFAULT_VELOCITY` (Vital renders at velocity 100/127
+    peak between about -20 and -1 dBFS depending on the preset: median -10 dBFS on 211 presets);
+    quieter peaks map with the usual MIDI square law (amplitude ∝ velocity², so -6 dB ≈ 0.71 ×
+    velocity): ``velocity = 100/127 · 10**((peak_db + 20) / 40)``, clipped to [1/127, 1].
+
+    :func:`analyze` does not use it (``bench analysis`` reports it as the ``level`` estimate):
+    a Vital preset's level does not follow velocity unless the preset routes velocity somewhere,
+    and most do not. ``velocity_track`` is 0 in 208 of the 211 hand-made presets of the shared
+    train split and in every preset the sampler draws; 34 of the 211 route velocity, mostly to a
+    macro or an oscillator level; renders of sampled presets without such a route are identical
+    bit for bit at velocity 0.5 and 1. On the 189 items of ``id-rand-dev1`` the peak's rank
+    correlation with the true velocity is 0.07 and this reading's mean error is 22.4 MIDI steps,
+    against 17.2 for the constant; the spectral centroid's (-0.2) is chance, as large on the 154
+    items where velocity changes nothing. The General MIDI soundfont of ``ood-real`` scales a
+    note's amplitude by velocity² and leaves its spectrum as it is, so on its dev split this
+    reading's error is 16.6 steps against 18.6 (correlation 0.56): its level is calibrated, a
+    user's (often normalised) file is not. The match's headline distance is gain-invariant, so a
+    target's level needs no velocity to be matched.
     """
     if not np.isfinite(peak_db) or peak_db >= -20.0:
         return DEFAULT_VELOCITY
@@ -248,7 +269,7 @@ def analyze(samples: np.ndarray, sample_rate: int) -> NoteAnalysis:
         duration_s=float(duration),
         peak_db=peak_db,
         loudness_db=loudness_db,
-        velocity=velocity_from_peak_db(peak_db),
+        velocity=DEFAULT_VELOCITY,
     )
 
 

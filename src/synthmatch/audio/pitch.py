@@ -5,16 +5,20 @@ A vectorised YIN (:func:`synthmatch.dsp.yin`, de Cheveigné & Kawahara, 2002) at
 *aperiodicity* (0 = perfectly periodic, about 1 = noise); a frame is voiced when it is below
 :data:`VOICED_APERIODICITY`. The note's f0 is the median of the voiced frames of the sustained
 part, followed by a spectral octave check on the average spectrum of those frames: the
-partials at odd multiples of f0/2 and of f0 decide between f0/2, f0 and 2·f0. When the strong
-lines of that spectrum are inharmonic (most of them on neither f0's harmonic grid nor f0/2's: a
+partials at odd multiples of f0/2 and of f0 decide between f0/2, f0 and 2·f0. A line at f0 that
+is the only one off the harmonic series of 2·f0 (an organ's 16' stop under its 8' tone) makes
+the wave repeat at 1/f0, but the note is 2·f0 (:func:`_lone_sub_octave`). When the strong lines
+of that spectrum are inharmonic (most of them on neither f0's harmonic grid nor f0/2's: a
 struck bar, a bell, a membrane), YIN's period is a compromise between partials, a semitone or
 two off, and the note is the lowest strong partial instead (:func:`_inharmonic_fundamental`,
-``pitch_method="partial"``). When YIN has no stable pitch (detuned unison stacks, chorus,
-modulated effects), or when a harmonic sum over the average spectrum clearly prefers another f0,
-that harmonic-sum estimate is used (:func:`_harmonic_pitch`, :data:`HARMONIC_FALLBACK_SCORE`,
-:data:`HARMONIC_OVERRIDE_MARGIN`). When neither is sure on its own, the note is still pitched
-when the median f0 of YIN's weakly periodic frames and the harmonic-sum f0 agree within 50 cents
-(:data:`WEAK_APERIODICITY`). The caller removes DC first (:func:`synthmatch.dsp.remove_dc`).
+``pitch_method="partial"``); so is the lower of two partials a fifth apart that stand out alone
+(a timpani's two lowest modes, :func:`_fifth_pair`). When YIN has no stable pitch (detuned
+unison stacks, chorus, modulated effects), or when a harmonic sum over the average spectrum
+clearly prefers another f0, that harmonic-sum estimate is used (:func:`_harmonic_pitch`,
+:data:`HARMONIC_FALLBACK_SCORE`, :data:`HARMONIC_OVERRIDE_MARGIN`). When neither is sure on its
+own, the note is still pitched when the median f0 of YIN's weakly periodic frames and the
+harmonic-sum f0 agree within 50 cents (:data:`WEAK_APERIODICITY`). The caller removes DC first
+(:func:`synthmatch.dsp.remove_dc`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "FMAX_HZ",
     "FMIN_HZ",
     "PITCH_SR",
+    "SUB_OCTAVE_RANGE_DB",
     "PitchMethod",
     "PitchTrack",
     "estimate_pitch",
@@ -83,6 +88,13 @@ PARTIAL_ALONE = 1.1
 PARTIAL_NEAR_CENTS = 250.0
 #: The note of an inharmonic spectrum is its lowest line within this many dB of the strongest.
 PARTIAL_RANGE_DB = 12.0
+#: A lone sub-octave (:func:`_lone_sub_octave`): a line at f0 that is the only one off the harmonic
+#: grid of 2·f0, carrying less power than the lines on that grid, is a separate sub-octave source
+#: (an organ's 16' stop, a sine sub-oscillator) when it is within this many dB of the strongest
+#: line, and the note is 2·f0. The drawbar organ of the ood-real dev split has its 16' line level
+#: with its 8' one; a wave's own fundamental 14 dB under its second harmonic, with its other odd
+#: harmonics weaker still (a wavetable frame close to repeating twice per cycle), keeps the period.
+SUB_OCTAVE_RANGE_DB = 12.0
 
 #: Sample rate (Hz) of the pitch analysis.
 PITCH_SR = 22050
@@ -166,15 +178,17 @@ def estimate_pitch(
     region &= track.level_db >= track.level_db.max() - 25.0
     if np.count_nonzero(region) < 3:
         region = track.level_db >= track.level_db.max() - 30.0
-    f0, confidence, inharmonic = _note_pitch(track, region, x_pitch=x_pitch)
+    f0, confidence, kind = _note_pitch(track, region, x_pitch=x_pitch)
 
     # A clip shorter than one YIN window (93 ms) has no complete frame to judge periodicity on.
     long_enough = len(x_pitch) >= _YIN_WINDOW + int(np.ceil(PITCH_SR / FMIN_HZ)) + 1
     pitched = long_enough and f0 is not None and confidence >= PITCHED_CONFIDENCE
     pitch_method: PitchMethod = "yin" if pitched else "none"
-    if pitched and inharmonic:
+    if pitched and kind == "partial":
         pitch_method = "partial"  # the harmonic sum looks for a harmonic series: none here
-    elif long_enough:
+    elif long_enough and not (pitched and kind == "sub-octave"):
+        # (the harmonic sum penalises a candidate for the power an octave under it: a lone
+        # sub-octave line would pull it back down)
         f0_h, harmonicity, yin_score = _harmonic_pitch(
             x_pitch, PITCH_SR, start, max(stop, start + 0.3), reference=f0 if pitched else None
         )
@@ -236,23 +250,30 @@ def yin_track(x: np.ndarray, sr: int) -> PitchTrack:
 
 def _note_pitch(
     track: PitchTrack, region: np.ndarray, *, x_pitch: np.ndarray
-) -> tuple[float | None, float, bool]:
+) -> tuple[float | None, float, Literal["yin", "partial", "sub-octave"]]:
     """Median f0 of the voiced frames in ``region``, octave-checked, or the lowest strong partial
-    of an inharmonic spectrum; the confidence (0..1); and whether the spectrum was inharmonic."""
+    of an inharmonic spectrum or of a pair of partials a fifth apart; the confidence (0..1); and
+    what decided: ``"partial"`` (:func:`_inharmonic_fundamental`, :func:`_fifth_pair`),
+    ``"sub-octave"`` (:func:`_lone_sub_octave` moved the octave check's f0 up) or ``"yin"``."""
     n_region = int(np.count_nonzero(region))
     voiced = region & track.voiced
     if n_region == 0 or not voiced.any():
-        return None, 0.0, False
+        return None, 0.0, "yin"
     log_f = np.log2(track.f0_hz[voiced])
     f0 = float(2.0 ** np.median(log_f))
     # Agreement within 100 cents, allowing single-frame octave jumps (YIN's typical error).
     confidence = float(np.count_nonzero(_cents_from(log_f, f0) <= 100.0)) / n_region
     spectrum = _average_spectrum(x_pitch, PITCH_SR, track.times_s[voiced])
     partial = _inharmonic_fundamental(*spectrum, f0)
+    if partial is None:
+        partial = _fifth_pair(*spectrum, f0)
     if partial is not None:
-        return partial, confidence, True
+        return partial, confidence, "partial"
     f0 = _octave_check(x_pitch, PITCH_SR, f0, frame_times=track.times_s[voiced], spectrum=spectrum)
-    return f0, confidence, False
+    spec, bin_hz = spectrum
+    if _lone_sub_octave(spec, bin_hz, f0):
+        return 2.0 * f0, confidence, "sub-octave"
+    return f0, confidence, "yin"
 
 
 def _cents_from(log_f: np.ndarray, f0: float) -> np.ndarray:
@@ -390,10 +411,7 @@ def _inharmonic_fundamental(spec: np.ndarray, bin_hz: float, f0: float) -> float
     others, power = np.delete(lines, k), np.delete(spec[idx] ** 2, k)
     if np.any((others < lines[k] * PARTIAL_ALONE) & (others > lines[k] / PARTIAL_ALONE)):
         return None  # a cluster (detuned voices, sidebands) around it: no struck partial
-    i = int(idx[k])
-    a, b, c = level[i - 1], level[i], level[i + 1]
-    shift = 0.5 * (a - c) / (a - 2.0 * b + c) if (a - 2.0 * b + c) < 0 else 0.0
-    f = (i + float(np.clip(shift, -0.5, 0.5))) * bin_hz
+    f = _peak_hz(spec, int(idx[k]), bin_hz)
     if abs(1200.0 * np.log2(f / f0)) > PARTIAL_NEAR_CENTS:
         return None
     grid = f / 2.0
@@ -402,6 +420,70 @@ def _inharmonic_fundamental(spec: np.ndarray, bin_hz: float, f0: float) -> float
     if power[np.abs(others - nearest) <= tol].sum() >= INHARMONIC_ON_GRID * power.sum():
         return None  # the other lines are its harmonics (or those of its octave below)
     return f if FMIN_HZ <= f <= FMAX_HZ else None
+
+
+def _fifth_pair(spec: np.ndarray, bin_hz: float, f0: float) -> float | None:
+    """The lower of two partials a fifth apart that stand out alone, or None.
+
+    When the lines within :data:`PARTIAL_RANGE_DB` of the strongest are exactly two, at 2 and 3
+    times a frequency g that has no line of its own, the note is the lower one (2·g). A timpani's
+    two lowest membrane modes are tuned to such a fifth and every other line is 16 dB or more
+    weaker (and inharmonic); YIN reads the period of the pair (g, an octave under the note) or,
+    as the lower mode fades first, the upper one (a fifth over it), while the note played is the
+    lower mode (all 5 timpani notes of the ood-real dev split). Two oscillators a fifth apart are
+    played from the lower one too. With more strong lines, or a line at g, the lines are a
+    harmonic series (a band-passed saw) and g stays its period.
+    """
+    lines = spectral_lines(spec, bin_hz, floor_width_hz=max(f0 / 2.0, 20.0))
+    if len(lines) < 2:
+        return None
+    idx = np.round(lines / bin_hz).astype(int)
+    level = amp_to_db(spec[idx])
+    strong = np.flatnonzero(level >= level.max() - PARTIAL_RANGE_DB)
+    if len(strong) != 2:
+        return None
+    low = _peak_hz(spec, int(idx[strong[0]]), bin_hz)
+    g = low / 2.0
+    if round(lines[strong[1]] / g) != 3 or not _on_grid(lines[strong[1:]], g, bin_hz)[0]:
+        return None
+    if np.any((np.round(lines / g) == 1) & _on_grid(lines, g, bin_hz)):
+        return None  # the series' own fundamental sounds: its period is the note
+    return low if FMIN_HZ <= low <= FMAX_HZ else None
+
+
+def _lone_sub_octave(spec: np.ndarray, bin_hz: float, f0: float) -> bool:
+    """Whether the line at f0 is a lone sub-octave under a harmonic series at 2·f0.
+
+    It is when every other strong line (:func:`spectral_lines`) sits on the harmonic grid of 2·f0,
+    at least two of them do and together carry more power than it, and it is within
+    :data:`SUB_OCTAVE_RANGE_DB` of the strongest line. The wave then repeats at 1/f0 only
+    because of that one line: an organ's 16' stop, or a sine sub-oscillator, under a tone whose
+    odd harmonics of f0 are all missing; the series above is the note that was played, and the
+    one a preset reproduces with a sub-oscillator (at f0, a preset would need a wave without its
+    odd harmonics). A line stronger than the whole series above it (a sine with some even
+    distortion) is the note itself.
+    """
+    if 2.0 * f0 > FMAX_HZ:
+        return False
+    lines = spectral_lines(spec, bin_hz, floor_width_hz=max(f0 / 2.0, 20.0))
+    upper = _on_grid(lines, 2.0 * f0, bin_hz)
+    off = np.flatnonzero(~upper)
+    if len(off) != 1 or np.count_nonzero(upper) < 2:
+        return False
+    sub = int(off[0])
+    if round(lines[sub] / f0) != 1 or not _on_grid(lines[off], f0, bin_hz)[0]:
+        return False
+    power = spec[np.round(lines / bin_hz).astype(int)] ** 2
+    return bool(
+        power[sub] >= power.max() * 10.0 ** (-SUB_OCTAVE_RANGE_DB / 10.0) and power[sub] < power[upper].sum()
+    )
+
+
+def _peak_hz(spec: np.ndarray, i: int, bin_hz: float) -> float:
+    """Frequency (Hz) of the spectral peak at bin ``i``, read at its parabolic (log-magnitude) vertex."""
+    a, b, c = amp_to_db(spec[i - 1 : i + 2])
+    shift = 0.5 * (a - c) / (a - 2.0 * b + c) if (a - 2.0 * b + c) < 0 else 0.0
+    return float((i + float(np.clip(shift, -0.5, 0.5))) * bin_hz)
 
 
 def spectral_lines(spec: np.ndarray, bin_hz: float, *, floor_width_hz: float) -> np.ndarray:
