@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from synthmatch.search.moves import MOVES_PER_STEP, MoveContext, neighbours, structural_step
 from synthmatch.search.proposals import Origin
@@ -112,3 +113,40 @@ def test_audible_controls_put_the_control_the_score_follows_first():
     controls = audible_controls(start, evals)
     assert controls is not None and controls[0] == "filter_1_cutoff"
     assert audible_controls(start, evals[:5]) is None  # too few renders to tell
+
+
+def test_vibrato_is_measured_on_a_vibrato_tone_and_not_on_a_steady_one():
+    from synthmatch.search.moves import vibrato_of
+
+    sr = 44100
+    t = np.arange(int(1.5 * sr)) / sr
+    cents = 20.0 * np.sin(2 * np.pi * 5.0 * t)
+    phase = 2 * np.pi * np.cumsum(220.0 * 2 ** (cents / 1200)) / sr
+    tone = (0.4 * np.sin(phase) + 0.2 * np.sin(2 * phase)).astype(np.float32)
+    rate, depth = vibrato_of(tone, sr)
+    assert rate == pytest.approx(5.0, abs=0.6) and depth == pytest.approx(20.0, rel=0.35)
+    steady = (0.4 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    assert vibrato_of(steady, sr) is None
+
+
+def test_the_vibrato_move_adds_a_free_lfo_to_the_oscillator_tune():
+    ctx = MoveContext(harmonics=SAW, attack_frame=None, rolloff_note=90.0, vibrato=(5.5, 12.0))
+    p = Preset.init()
+    p.modulations = [Modulation("lfo_1", "filter_1_cutoff", amount=0.3)]
+    (_, q), *_ = [t for t in neighbours(p, ctx, limit=100) if t[0].startswith("vibrato")]
+    m = q.modulations[-1]
+    assert (m.source, m.destination, m.bipolar) == ("lfo_2", "osc_1_tune", True)
+    assert m.amount == pytest.approx(0.06)  # 12 cents of a 2-semitone range
+    assert q.values["lfo_2_sync"] == 0.0 and 2 ** q.values["lfo_2_frequency"] == pytest.approx(5.5)
+
+
+def test_a_single_sources_level_pan_and_a_random_phase_are_not_searched():
+    from synthmatch.search.refine import search_dims, unheard_controls
+
+    p = Preset.init()  # oscillator 1 alone, its phase randomised
+    assert {"osc_1_level", "osc_1_pan", "osc_1_stereo_spread", "osc_1_phase"} <= unheard_controls(p)
+    assert not {"osc_1_level", "osc_1_pan"} & {d.control for d in search_dims(p, max_dims=100)}
+    two = p.with_values(osc_2_on=1.0)  # the balance of two sources is heard
+    assert "osc_1_level" not in unheard_controls(two) and "osc_1_pan" not in unheard_controls(two)
+    driven = p.with_values(distortion_on=1.0)  # the level drives a distortion
+    assert "osc_1_level" not in unheard_controls(driven)

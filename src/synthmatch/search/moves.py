@@ -47,11 +47,13 @@ _OSCS = (1, 2, 3)
 class MoveContext:
     """What the moves know of the target: its harmonic amplitudes at the middle of the note
     (relative, [shape=(H,)]; None when unpitched), the resynthesised single-cycle frame of its
-    attack [shape=(2048,)], and the roll-off of its partials (MIDI note)."""
+    attack [shape=(2048,)], the roll-off of its partials (MIDI note), and its vibrato (rate in
+    Hz, depth in cents; None when it has none: :func:`vibrato_of`)."""
 
     harmonics: np.ndarray | None
     attack_frame: np.ndarray | None
     rolloff_note: float
+    vibrato: tuple[float, float] | None = None
 
 
 def context_for(target: Target) -> MoveContext:
@@ -61,11 +63,67 @@ def context_for(target: Target) -> MoveContext:
     f0 = target.f0 or 440.0 * 2.0 ** ((target.probe.note - 69) / 12.0)
     mid = 0.5 * target.probe.note_seconds
     amps, _ = harmonic_frames(target.samples, target.sample_rate, f0=f0, times=np.array([0.05, mid]))
+    vibrato = vibrato_of(target.samples, target.sample_rate) if target.f0 else None
     if not np.any(amps > 0):
-        return MoveContext(None, None, 100.0)
+        return MoveContext(None, None, 100.0, vibrato)
     attack = frames_from_amplitudes(amps[:1])[0]
     roll = float(_rolloff_midi(amps[:1], f0)[0])
-    return MoveContext(amps[1] if target.f0 else None, attack, roll)
+    return MoveContext(amps[1] if target.f0 else None, attack, roll, vibrato)
+
+
+#: Vibrato: rates searched (Hz), the least depth (cents) and voiced length (s) that count, and the
+#: share of the pitch track's 1.5-12 Hz energy the peak must hold.
+VIBRATO_RATES = (3.0, 9.0)
+VIBRATO_MIN_CENTS = 6.0
+VIBRATO_MIN_SECONDS = 0.6
+VIBRATO_PEAK_SHARE = 0.3
+#: Pitch-track frames further than this from the run's median (cents) are tracker errors.
+VIBRATO_MAX_CENTS = 100.0
+
+
+def vibrato_of(samples: np.ndarray, sample_rate: int) -> tuple[float, float] | None:
+    """(rate in Hz, depth in cents) of a periodic pitch modulation of the target's longest voiced
+    run, or None. The pitch track in cents, less its 0.4 s moving average, is searched for a
+    spectral peak between :data:`VIBRATO_RATES`; depth is the peak amplitude (sqrt 2 x RMS)."""
+    from synthmatch.audio.analysis import pitch_track
+    from synthmatch.errors import AudioError
+
+    try:
+        tr = pitch_track(samples, sample_rate)
+    except AudioError:
+        return None
+    voiced = tr.voiced & (tr.f0_hz > 0)
+    if voiced.sum() < 4 or len(tr.times_s) < 2:
+        return None
+    hop = float(tr.times_s[1] - tr.times_s[0])
+    edges = np.diff(np.concatenate([[0], voiced.astype(int), [0]]))
+    starts, stops = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    i = int(np.argmax(stops - starts))
+    run = tr.f0_hz[starts[i] : stops[i]]
+    if len(run) * hop < VIBRATO_MIN_SECONDS:
+        return None
+    cents = 1200.0 * np.log2(run / np.median(run))
+    ok = np.abs(cents) <= VIBRATO_MAX_CENTS  # octave slips of the tracker are not vibrato
+    if ok.mean() < 0.8:
+        return None
+    cents = np.interp(np.arange(len(cents)), np.flatnonzero(ok), cents[ok])
+    w = max(1, round(0.4 / hop))
+    detrended = cents - np.convolve(cents, np.ones(w) / w, mode="same")
+    detrended = detrended[w // 2 : len(detrended) - w // 2]
+    if len(detrended) < 8:
+        return None
+    spec = np.abs(np.fft.rfft(detrended * np.hanning(len(detrended)))) ** 2
+    freqs = np.fft.rfftfreq(len(detrended), hop)
+    band = (freqs >= VIBRATO_RATES[0]) & (freqs <= VIBRATO_RATES[1])
+    wide = (freqs >= 1.5) & (freqs <= 12.0)
+    if not band.any() or spec[wide].sum() <= 0:
+        return None
+    k = int(np.flatnonzero(band)[np.argmax(spec[band])])
+    near = slice(max(0, k - 1), k + 2)
+    depth = math.sqrt(2.0) * float(np.std(detrended))
+    if spec[near].sum() < VIBRATO_PEAK_SHARE * spec[wide].sum() or depth < VIBRATO_MIN_CENTS:
+        return None
+    return float(freqs[k]), depth
 
 
 Move = Callable[[Preset, MoveContext], list[tuple[str, Preset]]]
@@ -168,6 +226,28 @@ def _filter(p: Preset, ctx: MoveContext) -> list[tuple[str, Preset]]:
     return []
 
 
+@register_move("vibrato")
+def _vibrato(p: Preset, ctx: MoveContext) -> list[tuple[str, Preset]]:
+    """The target's vibrato: a free LFO (in seconds, at its rate) to the loudest oscillator's
+    tune, bipolar, at its depth."""
+    k = _loudest_osc(p)
+    if ctx.vibrato is None or k is None:
+        return []
+    used = {m.source for m in p.modulations if m.audible}
+    free = [j for j in range(1, 9) if f"lfo_{j}" not in used]
+    if not free:
+        return []
+    rate, depth = ctx.vibrato
+    j = free[0]
+    q = p.with_values(
+        **{f"lfo_{j}_sync": 0.0, f"lfo_{j}_frequency": math.log2(rate), f"lfo_{j}_sync_type": 0.0}
+    )
+    # osc tune spans 2 semitones: an amount of 1 moves it by 2 semitones
+    amount = float(np.clip(depth / 100.0 / 2.0, 0.0, 1.0))
+    q.modulations = [*p.modulations, Modulation(f"lfo_{j}", f"osc_{k}_tune", amount=amount, bipolar=True)]
+    return [(f"vibrato {rate:.1f} Hz {depth:.0f}c", q)]
+
+
 @register_move("unison")
 def _unison(p: Preset, ctx: MoveContext) -> list[tuple[str, Preset]]:
     k = _loudest_osc(p)
@@ -244,7 +324,16 @@ def _source(p: Preset, ctx: MoveContext) -> list[tuple[str, Preset]]:
 
 #: The order moves are asked in: the likeliest to pay first, since a step renders at most
 #: :data:`MOVES_PER_STEP` of their neighbours.
-MOVE_ORDER: tuple[str, ...] = ("octave", "wavetable", "filter", "modulation", "unison", "effect", "source")
+MOVE_ORDER: tuple[str, ...] = (
+    "octave",
+    "vibrato",
+    "wavetable",
+    "filter",
+    "modulation",
+    "unison",
+    "effect",
+    "source",
+)
 
 
 def neighbours(p: Preset, ctx: MoveContext, *, limit: int = MOVES_PER_STEP) -> list[tuple[str, Preset]]:

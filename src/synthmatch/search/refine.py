@@ -303,16 +303,18 @@ class Dim:
 def search_dims(preset: Preset, *, max_dims: int = 24, space: ParamSpace | None = None) -> list[Dim]:
     """The active continuous parameters worth searching, most important first.
 
-    Fixed-prior controls (volume, random phase, BPM, …) are left alone; modulation amounts of the
+    Fixed-prior controls (volume, random phase, BPM, …) are left alone, and so are the controls
+    the score cannot hear in this preset (:func:`unheard_controls`); modulation amounts of the
     preset's audible connections are included.
     """
     space = space or default_space()
     active = preset.active(space=space)
+    unheard = unheard_controls(preset)
     dims = []
     for spec in space.specs:
         if spec.module.startswith("mod_") or spec.kind != "continuous" or spec.prior == "fixed":
             continue
-        if not active.get(spec.name) or spec.span <= 0:
+        if not active.get(spec.name) or spec.span <= 0 or spec.name in unheard:
             continue
         dims.append(Dim(spec.name, spec.min, spec.max, spec.weight))
     for m, slot in zip(preset.modulations, preset.slot_assignment()):
@@ -320,6 +322,37 @@ def search_dims(preset: Preset, *, max_dims: int = 24, space: ParamSpace | None 
             dims.append(Dim(f"modulation_{slot}_amount", -1.0, 1.0, 2.0))
     dims.sort(key=lambda d: -d.weight)
     return dims[:max_dims]
+
+
+#: Effects after which a source's level changes the sound, not only its loudness.
+_LEVEL_SENSITIVE_EFFECTS = ("distortion_on", "compressor_on")
+
+
+def unheard_controls(preset: Preset) -> set[str]:
+    """Active controls of ``preset`` the benchmark's score cannot hear.
+
+    The score compares mono mixes whose spectrograms are each measured from their own loudest
+    frame: so with a single sounding source, its level and pan only scale the whole sound (unless a
+    filter's drive, distortion or compressor makes level change the timbre) and its stereo spread
+    is summed away; an oscillator's start phase is not heard when its phase is fully randomised
+    per note."""
+    v = preset.values
+    sources = [f"osc_{k}" for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5]
+    if v.get("sample_on", 0.0) >= 0.5:
+        sources.append("sample")
+    out = set()
+    if len(sources) == 1:
+        src = sources[0]
+        out |= {f"{src}_pan", f"{src}_stereo_spread"}
+        driven = any(v.get(fx, 0.0) >= 0.5 for fx in _LEVEL_SENSITIVE_EFFECTS) or any(
+            v.get(f"filter_{f}_on", 0.0) >= 0.5 and v.get(f"filter_{f}_drive", 0.0) > 0.0 for f in (1, 2)
+        )
+        if not driven:
+            out.add(f"{src}_level")
+    for k in (1, 2, 3):
+        if v.get(f"osc_{k}_random_phase", 0.0) >= 1.0:
+            out.add(f"osc_{k}_phase")
+    return out
 
 
 def control_value(preset: Preset, control: str) -> float:
