@@ -148,5 +148,6 @@ def test_a_single_sources_level_pan_and_a_random_phase_are_not_searched():
     assert not {"osc_1_level", "osc_1_pan"} & {d.control for d in search_dims(p, max_dims=100)}
     two = p.with_values(osc_2_on=1.0)  # the balance of two sources is heard
     assert "osc_1_level" not in unheard_controls(two) and "osc_1_pan" not in unheard_controls(two)
-    driven = p.with_values(distortion_on=1.0)  # the level drives a distortion
-    assert "osc_1_level" not in unheard_controls(driven)
+    effect = p.with_values(distortion_on=1.0)  # the level drives a distortion, the pan a stereo effect
+    assert not {"osc_1_level", "osc_1_pan"} & unheard_controls(effect)
+    assert "osc_1_stereo_spread" not in unheard_controls(p.with_values(osc_1_unison_voices=4.0))

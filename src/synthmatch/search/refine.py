@@ -324,32 +324,32 @@ def search_dims(preset: Preset, *, max_dims: int = 24, space: ParamSpace | None 
     return dims[:max_dims]
 
 
-#: Effects after which a source's level changes the sound, not only its loudness.
-_LEVEL_SENSITIVE_EFFECTS = ("distortion_on", "compressor_on")
-
-
 def unheard_controls(preset: Preset) -> set[str]:
     """Active controls of ``preset`` the benchmark's score cannot hear.
 
     The score compares mono mixes whose spectrograms are each measured from their own loudest
-    frame: so with a single sounding source, its level and pan only scale the whole sound (unless a
-    filter's drive, distortion or compressor makes level change the timbre) and its stereo spread
-    is summed away; an oscillator's start phase is not heard when its phase is fully randomised
-    per note."""
+    frame. With a single sounding source and no effect on, its level and pan only scale the whole
+    sound (unless a filter's drive makes level change the timbre); a single voice's stereo spread
+    spreads nothing; an oscillator's start phase is not heard when it is fully randomised per
+    note. (With effects or several sources they are heard: ``tools/stereo_audibility.py``.)"""
+    from synthmatch.vital.effects import EFFECTS
+
     v = preset.values
     sources = [f"osc_{k}" for k in (1, 2, 3) if v.get(f"osc_{k}_on", 0.0) >= 0.5]
     if v.get("sample_on", 0.0) >= 0.5:
         sources.append("sample")
     out = set()
-    if len(sources) == 1:
+    effects = any(v.get(f"{fx}_on", 0.0) >= 0.5 for fx in EFFECTS)
+    if len(sources) == 1 and not effects:
         src = sources[0]
-        out |= {f"{src}_pan", f"{src}_stereo_spread"}
-        driven = any(v.get(fx, 0.0) >= 0.5 for fx in _LEVEL_SENSITIVE_EFFECTS) or any(
+        out.add(f"{src}_pan")
+        if not any(
             v.get(f"filter_{f}_on", 0.0) >= 0.5 and v.get(f"filter_{f}_drive", 0.0) > 0.0 for f in (1, 2)
-        )
-        if not driven:
+        ):
             out.add(f"{src}_level")
     for k in (1, 2, 3):
+        if v.get(f"osc_{k}_unison_voices", 1.0) <= 1.0:
+            out.add(f"osc_{k}_stereo_spread")
         if v.get(f"osc_{k}_random_phase", 0.0) >= 1.0:
             out.add(f"osc_{k}_phase")
     return out
