@@ -181,7 +181,7 @@ def velocity_from_peak_db(peak_db: float) -> float:
     train split and in every preset the sampler draws; 34 of the 211 route velocity, mostly to a
     macro or an oscillator level; renders of sampled presets without such a route are identical
     bit for bit at velocity 0.5 and 1. On the 189 items of ``id-rand-dev1`` the peak's rank
-    correlation with the true velocity is 0.07 and this reading's mean error is 22.4 MIDI steps,
+    correlation with the true velocity is 0.07 and this reading's mean error is 22.3 MIDI steps,
     against 17.2 for the constant; the spectral centroid's (-0.2) is chance, as large on the 154
     items where velocity changes nothing. The General MIDI soundfont of ``ood-real`` scales a
     note's amplitude by velocity² and leaves its spectrum as it is, so on its dev split this
