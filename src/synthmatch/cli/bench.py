@@ -1,5 +1,5 @@
-"""`synthmatch bench ...`: the sound-matching benchmark (``run``, ``merge``) and the throughput
-benchmarks (``render``, ``search``, ``dataset``)."""
+"""`synthmatch bench ...`: the sound-matching benchmark (``run``, ``merge``), the accuracy of its
+analysis (``analysis``) and the throughput benchmarks (``render``, ``search``, ``dataset``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_search(bsub)
     _register_estimator(bsub)
     _register_ood_real(bsub)
+    from synthmatch.bench.analysis_accuracy import add_parser as add_analysis_parser
+
+    add_analysis_parser(bsub)  # bench analysis: the target analysis alone against each suite's truth
     d = bsub.add_parser("dataset", help=DATASET_HELP)
     add_dataset_arguments(d)
     d.set_defaults(func=run_dataset)
