@@ -127,7 +127,7 @@ def settings_key(
     analysis, which each logged line carries: :func:`analysis_inputs`): the method, the package
     version and the parameter space, and what its registration declares
     (:class:`~synthmatch.bench.methods.MethodSpec`): the budget and the search revision, the
-    library's provenance, the external folder.
+    library's provenance, the external folder, the method's own settings.
 
     ``legacy``: the key of lines written before they carried their analysis, which named the
     analysis revision instead (:class:`AttemptLog`)."""
@@ -160,4 +160,6 @@ def settings_key(
         parts["train_library"] = zlib.crc32(json.dumps(provenance, sort_keys=True, default=str).encode())
     if spec.estimator:
         parts["estimator"] = matcher.source("estimator").estimator.fingerprint
+    if spec.settings is not None:  # the method's own settings (the GA's render count)
+        parts.update(spec.settings())
     return json.dumps(parts, sort_keys=True)

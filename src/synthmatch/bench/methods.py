@@ -126,15 +126,6 @@ def register_method(
     return deco
 
 
-def with_method_settings(method: str, key: str) -> str:
-    """``key`` (a :func:`~synthmatch.bench.log.settings_key`) with the settings ``method``'s
-    registration names (:attr:`MethodSpec.settings`) added."""
-    import json
-
-    settings = METHODS[method].settings
-    return key if settings is None else json.dumps({**json.loads(key), **settings()}, sort_keys=True)
-
-
 def method_names() -> list[str]:
     """The registered methods, in registration order."""
     return list(METHODS)

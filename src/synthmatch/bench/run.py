@@ -20,14 +20,7 @@ import numpy as np
 from synthmatch import __version__
 from synthmatch.bench.log import AttemptLog, analysis_inputs, settings_key
 from synthmatch.bench.machine import ENGINE_SPEED_PRESETS, engine_speed, machine_info
-from synthmatch.bench.methods import (
-    METHODS,
-    Attempt,
-    MethodFn,
-    canonical_methods,
-    make_methods,
-    with_method_settings,
-)
+from synthmatch.bench.methods import METHODS, Attempt, MethodFn, canonical_methods, make_methods
 from synthmatch.bench.params import parameter_rows, summarize_parameters
 from synthmatch.bench.report import format_markdown, spectrogram_figures
 from synthmatch.bench.stats import SuiteResult, summarize
@@ -213,7 +206,7 @@ def run_benchmark(
         )
 
         def key_of(method: str, *, legacy: bool = False) -> str:
-            key = settings_key(
+            return settings_key(
                 method,
                 budget=config.budget,
                 matcher=matcher,
@@ -221,7 +214,6 @@ def run_benchmark(
                 train_library=config.train_library,
                 legacy=legacy,
             )
-            return with_method_settings(method, key)
 
         for name in config.suites:
             suite, items = SUITES[name].build(config, pool)
