@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from synthmatch.render.engine import preset_json_of, render_in_process
+from synthmatch.render.engine import preset_json_of
 from synthmatch.render.probe import Probe
 from synthmatch.search.resynth import (
     N_FRAMES,
@@ -63,17 +63,16 @@ def test_vital_envelope_attacks_decays_to_sustain_and_releases():
     assert env[1500] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_the_engine_amplitude_is_envelope_1_squared_along_its_curve():
+def test_the_engine_amplitude_is_envelope_1_squared_along_its_curve(render_pool):
     # the engine facts the envelope fit relies on: seconds = value ** 4, amplitude = envelope ** 2
     sine = wavetable_from_frames(basic_frame("sine")[None])
     p = Preset.init().with_values(
         env_1_attack=0.0, env_1_decay=0.5**0.25, env_1_sustain=0.0, env_1_decay_power=0.0
     )
     p.wavetables[0] = sine
-    out = render_in_process(
-        preset_json_of(p), Probe(note=60, velocity=0.8, note_seconds=0.9, render_seconds=1.0)
-    )
-    y = out.audio.mean(axis=0)
+    # rendered in a worker: the engine sets flush-to-zero in the process that runs it
+    probe = Probe(note=60, velocity=0.8, note_seconds=0.9, render_seconds=1.0)
+    y = render_pool.render([preset_json_of(p)], probe)[0].mono
     hop = 441
     rms = np.sqrt(np.mean(y[: len(y) // hop * hop].reshape(-1, hop) ** 2, axis=1))
     rel = rms / rms[:2].max()
@@ -141,7 +140,7 @@ def test_analysis_presets_are_valid_presets_that_open_in_vital():
     ]
 
 
-def test_an_analysis_start_sounds_nearer_the_target_than_the_init_preset():
+def test_an_analysis_start_sounds_nearer_the_target_than_the_init_preset(render_pool):
     from synthmatch.search.scoring import make_score
 
     y = _tone([1.0, 0.7, 0.5, 0.3, 0.2], seconds=2.0)
@@ -150,7 +149,6 @@ def test_an_analysis_start_sounds_nearer_the_target_than_the_init_preset():
     preset = analysis_presets(y, SR, f0=220.0, note=57, note_s=1.5)[0][1]
 
     def scored(p: Preset) -> float:
-        out = render_in_process(preset_json_of(p), probe)
-        return score(out.audio.mean(axis=0).astype(np.float32))
+        return score(render_pool.render([preset_json_of(p)], probe)[0].mono.astype(np.float32))
 
     assert scored(preset) < 0.5 * scored(Preset.init())
