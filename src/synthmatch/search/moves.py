@@ -186,8 +186,7 @@ def _wavetable(p: Preset, ctx: MoveContext) -> list[tuple[str, Preset]]:
     if k is None or ctx.attack_frame is None:
         return []
     out = []
-    own = p.copy()
-    own.wavetables = list(own.wavetables)
+    own = p.control_copy()  # its wavetable list is its own: replacing one entry leaves p's
     own.wavetables[k - 1] = wavetable_from_frames(ctx.attack_frame[None], name="synthmatch analysis")
     out.append((f"osc {k} resynthesised", own.with_values(**{f"osc_{k}_wave_frame": 0.0})))
     tables, spectra = _vocabulary()
@@ -196,8 +195,7 @@ def _wavetable(p: Preset, ctx: MoveContext) -> list[tuple[str, Preset]]:
         target = np.full(SPECTRUM_HARMONICS, -80.0)
         target[: len(h)] = 20.0 * np.log10(np.maximum(h / max(float(h.max()), 1e-12), 1e-4))
         nearest = int(np.argmin(np.mean(np.abs(spectra - target), axis=1)))
-        other = p.copy()
-        other.wavetables = list(other.wavetables)
+        other = p.control_copy()
         other.wavetables[k - 1] = tables[nearest]
         out.append((f"osc {k} wavetable {tables[nearest].get('name', nearest)}", other))
     return out
@@ -265,13 +263,13 @@ def _modulation(p: Preset, ctx: MoveContext) -> list[tuple[str, Preset]]:
     out = []
     dests = {m.destination for m in p.modulations if m.audible}
     if p.values.get("filter_1_on", 0.0) >= 0.5 and "filter_1_cutoff" not in dests and len(p.modulations) < 60:
-        added = p.copy()
+        added = p.control_copy()
         added.modulations = [*p.modulations, Modulation("env_2", "filter_1_cutoff", amount=ADDED_AMOUNT)]
         out.append(("env 2 → filter 1 cutoff", added))
     audible = [m for m in p.modulations if m.audible]
     if audible:
         weakest = min(audible, key=lambda m: abs(m.amount))
-        removed = p.copy()
+        removed = p.control_copy()
         removed.modulations = [m for m in p.modulations if m is not weakest]
         out.append((f"{weakest.source} → {weakest.destination} removed", removed))
     return out
@@ -317,7 +315,6 @@ def _source(p: Preset, ctx: MoveContext) -> list[tuple[str, Preset]]:
             f"osc_{j}_unison_voices": 1.0,
         }
     )
-    q.wavetables = list(q.wavetables)
     q.wavetables[j - 1] = p.wavetables[k - 1]
     return [(f"osc {j} on, an octave under osc {k}", q)]
 

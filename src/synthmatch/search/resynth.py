@@ -408,8 +408,6 @@ def analysis_presets(
             filter_2_cutoff=float(np.clip(np.median(roll[early]), 8.0, 136.0)),
             osc_1_destination=3.0,
         )
-        noisy.wavetables[0] = swept.wavetables[0]
-        noisy.modulations = [Modulation("env_2", "osc_1_wave_frame", amount=1.0)]
         out.append(("resynthesised wavetable + noise", noisy))
 
     # 3. the attack's keyframe through filter 1, its cutoff following the roll-off trajectory

@@ -234,30 +234,26 @@ def audible_controls(start: Preset, evals: list[Evaluation]) -> list[str] | None
     ``start``), most first: each control's Spearman correlation with the score over the finite
     evaluations, the strongest :data:`AUDIBLE_SHARE` kept (at least :data:`MIN_AUDIBLE`). None
     when there are too few evaluations to tell."""
+    from scipy.stats import rankdata
+
     from synthmatch.search.refine import control_value, search_dims
 
     ok = [e for e in evals if math.isfinite(e.score)]
     dims = search_dims(start)
     if len(ok) < MIN_SENSITIVITY_SAMPLES or len(dims) <= MIN_AUDIBLE:
         return None
-    scores = _ranks(np.array([e.score for e in ok]))
+    scores = rankdata([e.score for e in ok], method="ordinal")
     strength = []
     for d in dims:
         x = np.array([control_value(e.preset, d.control) for e in ok])
         if np.ptp(x) <= 0:
             strength.append(0.0)
             continue
-        r = np.corrcoef(_ranks(x), scores)[0, 1]
+        r = np.corrcoef(rankdata(x, method="ordinal"), scores)[0, 1]
         strength.append(abs(float(r)) if math.isfinite(r) else 0.0)
     order = np.argsort(strength)[::-1]
     keep = max(MIN_AUDIBLE, math.ceil(AUDIBLE_SHARE * len(dims)))
     return [dims[i].control for i in order[:keep]]
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    r = np.empty(len(x))
-    r[np.argsort(x, kind="stable")] = np.arange(len(x))
-    return r
 
 
 def finalize(
