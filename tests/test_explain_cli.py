@@ -36,6 +36,31 @@ def test_explain_with_render_describes_the_sound(preset_file, tmp_path):
     assert rc == 0
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["description"]["pitch_note"] == "C4"
+    md = (out / "tutorial.md").read_text()
+    assert "## The idea" in md and "## Build it (" in md
+    assert recipe["measured"]["build_steps"] >= 1 and recipe["idea"]["category"]
+    assert {s["tier"] for s in recipe["steps"]} <= {"build", "detail", "silent"}
+    page = (out / "tutorial.html").read_text()
+    assert "<section class='sm-tutorial'>" in page and "<svg" in page and "<pre>" not in page
+
+
+@pytest.mark.vita
+def test_explain_quick_describes_without_tiers(preset_file, tmp_path):
+    out = tmp_path / "tut"
+    rc = main(
+        [
+            "explain",
+            str(preset_file),
+            "-o",
+            str(out),
+            "--quick",
+            "--probe",
+            "note_seconds=0.4,render_seconds=0.8",
+        ]
+    )
+    assert rc == 0
+    recipe = json.loads((out / "recipe.json").read_text())
+    assert recipe["description"]["pitch_note"] == "C4" and recipe["measured"] is None
     assert "## The sound" in (out / "tutorial.md").read_text()
 
 

@@ -247,7 +247,7 @@ def test_modulation_steps_read_source_to_destination_amount():
     assert rows[0].value == "0.3" and rows[0].options == {"Bipolar": "On"}
     assert rows[1].options["Power"] == "2"
     md = render_markdown(recipe)
-    assert "Connect **LFO 1 → Filter 1 Cutoff**, amount **0.3** (Bipolar: On)" in md
+    assert "In matrix row 1, connect **LFO 1 → Filter 1 Cutoff**, amount **0.3** (Bipolar: On)" in md
     assert rows[0].why and "filter" in rows[0].why
     # the LFO shape is exported and loaded in the LFO 1 section
     load = recipe.step_for("lfo_1_shape")

@@ -141,7 +141,7 @@ def test_the_package_root_offers_the_public_api(render_pool):
     assert audio.shape == (2, probe.n_samples) and audio.dtype == np.float32
     assert np.array_equal(audio, synthmatch.render(Preset.init(), probe))  # deterministic
     assert callable(synthmatch.render) and synthmatch.render.RenderPool is not None  # still a package
-    recipe = synthmatch.explain(Preset.init().with_values(filter_1_on=1))
+    recipe = synthmatch.explain(Preset.init().with_values(filter_1_on=1), measure=False)
     assert isinstance(recipe, Recipe) and recipe.steps
     with pytest.raises(Exception, match="Preset or the path"):
         synthmatch.explain(42)

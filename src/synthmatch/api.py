@@ -73,13 +73,17 @@ def explain(
     *,
     audio: np.ndarray | None = None,
     sample_rate: int = 44100,
+    measure: bool = True,
     **options: Any,
 ) -> Recipe:
-    """The steps that rebuild a preset from Vital's init preset, in Vital's own units.
+    """The steps that rebuild a preset from Vital's init preset, in Vital's own units, in three
+    tiers (the idea, build it, fine details).
 
-    ``audio`` (a render of the preset, mono or ``[2, n]``) adds a description of the sound;
-    ``options`` go to :func:`synthmatch.explain.build_recipe`. Write the tutorial files with
-    :func:`synthmatch.explain.write_tutorial`."""
-    from synthmatch.explain import build_recipe
+    ``measure`` renders the preset without each step to rank the steps and split them into
+    tiers (about 30–100 renders, cached per preset); ``audio`` (a render of the preset, mono or
+    ``[2, n]``) adds a description of the sound; ``options`` go to
+    :func:`synthmatch.explain.tutorial_recipe` (``probe``, ``pool``, ``note_seconds``). Write the
+    tutorial files with :func:`synthmatch.explain.write_tutorial`."""
+    from synthmatch.explain import tutorial_recipe
 
-    return build_recipe(_preset(preset), audio=audio, sample_rate=sample_rate, **options)
+    return tutorial_recipe(_preset(preset), audio=audio, sample_rate=sample_rate, measure=measure, **options)

@@ -46,6 +46,9 @@ MIN_SIGNIFICANT = 3
 MAX_SIGNIFICANT = 12
 #: Significant digits of the rounded reading given next to long values.
 ROUNDED_SIGNIFICANT = 3
+#: Characters of a number a Vital knob shows (``SynthSlider::kDefaultFormatLength``; a minus
+#: sign comes on top). The knob prints 5 decimals and keeps the first 5 characters.
+KNOB_CHARACTERS = 5
 
 # Controls whose internal value is a MIDI note (semitones); shown in Hz.
 _CUTOFF = re.compile(
@@ -335,6 +338,37 @@ def display_text(name: str, value: float, *, context: Mapping[str, float] | None
 def rounded_text(name: str, value: float, *, context: Mapping[str, float] | None = None) -> str:
     """A short reading of the value (:data:`ROUNDED_SIGNIFICANT` significant digits), e.g. "37.7 ms"."""
     return str(display_value(name, value, context=context, significant=ROUNDED_SIGNIFICANT))
+
+
+def knob_number(x: float) -> str:
+    """``x`` in at most :data:`KNOB_CHARACTERS` characters (plus a sign), rounded, as a knob shows
+    it: 2637.23 → "2637", 12.3456 → "12.35", 0.0039314 → "0.004"."""
+    if not math.isfinite(x):
+        raise ParameterError(f"cannot display the non-finite value {x!r}")
+    for decimals in range(5, -1, -1):
+        text = f"{x:.{decimals}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        if text in ("-0", "+0"):
+            text = "0"
+        if len(text.lstrip("-")) <= KNOB_CHARACTERS:
+            return text
+    return text
+
+
+def knob_value(name: str, value: float, *, context: Mapping[str, float] | None = None) -> DisplayValue:
+    """The value as a Vital knob shows it: :func:`display_value`'s unit, the number in
+    :data:`KNOB_CHARACTERS` characters (option names and whole-number controls unchanged)."""
+    exact = display_value(name, value, context=context)
+    if name == "effect_chain_order" or option_names(name, context=context) is not None:
+        return exact
+    if _info(name).scale == "Indexed":
+        return exact
+    try:
+        number = float(exact.text)
+    except ValueError:
+        return exact
+    return DisplayValue(knob_number(number), exact.unit)
 
 
 def parse_display(

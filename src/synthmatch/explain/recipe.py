@@ -480,6 +480,7 @@ def apply_recipe(
     space = space or default_space()
     preset = Preset.init(space=space)
     mods: list[Modulation] = []
+    rows: list[int] = []
     for step in recipe.steps:
         if step.action == "set":
             if step.name not in space:
@@ -520,6 +521,8 @@ def apply_recipe(
             line_mapping = None
             if step.asset:
                 line_mapping = _load_asset(recipe, step.asset, assets_dir, step)
+            row = int(step.name.rsplit("_", 1)[1]) if re.fullmatch(r"modulation_\d+", step.name) else None
+            rows.append(len(rows) if row is None else row)
             mods.append(
                 Modulation(
                     source=step.source,
@@ -533,7 +536,9 @@ def apply_recipe(
             )
         else:
             raise PresetError(f"step {step.order} has an unknown action {step.action!r}")
-    preset.modulations = mods
+    # Matrix rows are positions, not the order connections were made in: a tutorial may make
+    # row 3 before row 1 (its tiers put the most audible first); the engine reads them by row.
+    preset.modulations = [m for _, m in sorted(zip(rows, mods), key=lambda pair: pair[0])]
     preset.values = space.validate_values(preset.values)
     preset.meta["preset_name"] = recipe.title
     return preset

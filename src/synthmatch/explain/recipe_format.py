@@ -29,7 +29,7 @@ Action = Literal["set", "load", "connect", "order"]
 AssetKind = Literal["wavetable", "lfo_shape", "sample", "remap"]
 
 RECIPE_FORMAT = "synthmatch.recipe"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 PRECISION_NOTE = (
     "Numbers show the fewest significant digits (at least "
     f"{disp.MIN_SIGNIFICANT}) that give back exactly the value the preset stores; long ones come "
@@ -46,6 +46,11 @@ class Step:
     "connect" (a modulation ``source`` → ``destination`` with amount ``value``) or "order"
     (the effect chain). ``label`` names the control as Vital labels it; ``name`` and
     ``internal_value`` are the internal control name and exact value.
+
+    The tutorial's tiers fill in: ``knob`` (the value as the knob shows it, when that differs
+    from ``value``), ``tier`` ("build", "detail" or "silent"), ``impact_db`` (how much further
+    from the full preset the sound is without the step, MSS-mel dB) and ``effect`` (that
+    measurement in words).
     """
 
     order: int
@@ -63,6 +68,10 @@ class Step:
     destination: str = ""
     options: dict[str, str] = field(default_factory=dict)
     approx: str = ""
+    knob: str = ""
+    tier: str = ""
+    impact_db: float | None = None
+    effect: str = ""
 
     @property
     def display(self) -> str:
@@ -84,6 +93,11 @@ class Step:
         }
         if self.approx:
             d["approx"] = self.approx
+        for key in ("knob", "tier", "effect"):
+            if getattr(self, key):
+                d[key] = getattr(self, key)
+        if self.impact_db is not None:
+            d["impact_db"] = self.impact_db
         if self.why:
             d["why"] = self.why
         if self.asset:
@@ -113,6 +127,10 @@ class Step:
             destination=str(d.get("destination", "")),
             options={str(k): str(v) for k, v in dict(d.get("options", {})).items()},
             approx=str(d.get("approx", "")),
+            knob=str(d.get("knob", "")),
+            tier=str(d.get("tier", "")),
+            impact_db=None if d.get("impact_db") is None else float(d["impact_db"]),
+            effect=str(d.get("effect", "")),
         )
 
 
@@ -157,7 +175,11 @@ class Asset:
 
 @dataclass
 class Recipe:
-    """The steps that rebuild a preset from Vital's init preset, plus description and ideas."""
+    """The steps that rebuild a preset from Vital's init preset, plus description and ideas.
+
+    ``idea`` is the tutorial's first tier (:class:`synthmatch.explain.idea.Idea` as a dict) and
+    ``measured`` what the ablation renders found (:func:`synthmatch.explain.tiers.assign_tiers`).
+    """
 
     title: str
     steps: list[Step]
@@ -165,6 +187,8 @@ class Recipe:
     description: SoundDescription | None = None
     variations: list[Variation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    idea: dict[str, Any] | None = None
+    measured: dict[str, Any] | None = None
 
     @property
     def sections(self) -> list[str]:
@@ -174,6 +198,10 @@ class Recipe:
             if s.section not in seen:
                 seen.append(s.section)
         return seen
+
+    def tier(self, name: str) -> list[Step]:
+        """The steps of tier ``name`` ("build", "detail", "silent"), in recipe order."""
+        return [s for s in self.steps if s.tier == name]
 
     def steps_in(self, section: str) -> list[Step]:
         return [s for s in self.steps if s.section == section]
@@ -199,6 +227,8 @@ class Recipe:
             "description": self.description.to_dict() if self.description else None,
             "variations": [v.to_dict() for v in self.variations],
             "notes": list(self.notes),
+            "idea": self.idea,
+            "measured": self.measured,
         }
 
     @classmethod
@@ -220,6 +250,8 @@ class Recipe:
             description=SoundDescription.from_dict(desc) if desc else None,
             variations=[Variation.from_dict(v) for v in d.get("variations", [])],
             notes=[str(n) for n in d.get("notes", [])],
+            idea=d.get("idea"),
+            measured=d.get("measured"),
         )
 
     def to_json(self, *, embed_assets: bool = False) -> str:

@@ -57,7 +57,9 @@ def spectrogram_png(signals: list[tuple[str, np.ndarray]], sr: int) -> bytes:
     return buf.getvalue()
 
 
-def render_html(result: MatchResult, *, tutorial_md: str | None = None) -> str:
+def render_html(result: MatchResult, *, tutorial: str | None = None) -> str:
+    """The self-contained report page; ``tutorial`` is the tutorial's HTML section
+    (:func:`synthmatch.explain.tutorial_html.tutorial_section`)."""
     sr = result.sample_rate
     metric_names = [m for m in result.best.metrics if m != "objective"]  # the score is its own column
     rows = []
@@ -80,7 +82,7 @@ def render_html(result: MatchResult, *, tutorial_md: str | None = None) -> str:
         sr,
     )
     an = result.analysis
-    tut = f"<h2>Tutorial</h2><pre>{html.escape(tutorial_md)}</pre>" if tutorial_md else ""
+    tut = f"<h2>Tutorial</h2>{tutorial}" if tutorial else ""
     notes = "".join(f"<li>{html.escape(w)}</li>" for w in an.get("warnings") or ())
     notes = f"<p><b>About the target:</b></p><ul>{notes}</ul>" if notes else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>synthmatch report</title>
@@ -102,10 +104,16 @@ pitched target's. Lower is better for every column except rms_cos.</p>
 
 
 def write_outputs(
-    result: MatchResult, out_dir: str | os.PathLike[str], *, tutorial: bool = True, llm: str | None = None
+    result: MatchResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    tutorial: bool = True,
+    llm: str | None = None,
+    measure: bool = True,
 ) -> dict[str, pathlib.Path]:
     """Write ``preset.vital``, ``match.wav``, ``candidates/``, ``match.json``, ``report.html`` and the
-    tutorial (no ``.wav`` of a candidate that was not rendered: a match with ``budget=0``)."""
+    tutorial (no ``.wav`` of a candidate that was not rendered: a match with ``budget=0``).
+    ``measure`` ranks the tutorial's steps by ablation renders (:mod:`synthmatch.explain.ablation`)."""
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, pathlib.Path] = {}
@@ -120,22 +128,33 @@ def write_outputs(
         c.preset.write(cdir / f"candidate_{i + 1}.vital")
         if c.audio.size:
             save_wav(cdir / f"candidate_{i + 1}.wav", c.audio, sr)
-    tutorial_md = None
+    section = None
     if tutorial:
-        from synthmatch.explain import write_tutorial
+        from synthmatch.explain.figures import figures_for
+        from synthmatch.explain.tutorial import tutorial_recipe, write_tutorial
+        from synthmatch.explain.tutorial_html import tutorial_section
 
         try:
             audio = result.best.audio if result.best.audio.size else None
-            tpaths = write_tutorial(result.best.preset, out, audio=audio, sample_rate=sr, llm=llm)
+            recipe = tutorial_recipe(
+                result.best.preset,
+                audio=audio,
+                sample_rate=sr,
+                note_seconds=result.probe.note_seconds,
+                measure=measure,
+                probe=result.probe,
+            )
+            tpaths = write_tutorial(result.best.preset, out, llm=llm, recipe=recipe, probe=result.probe)
             paths.update({f"tutorial_{k}": pathlib.Path(v) for k, v in tpaths.items()})
-            if "tutorial" in tpaths:
-                tutorial_md = pathlib.Path(tpaths["tutorial"]).read_text()
+            section = tutorial_section(
+                recipe, figures_for(result.best.preset, note_seconds=result.probe.note_seconds)
+            )
         except Exception as exc:  # the match itself must not be lost
             warnings.warn(f"tutorial could not be written: {exc!r}", stacklevel=2)
     doc: dict[str, Any] = result.to_dict()
     doc["files"] = {k: str(v) for k, v in paths.items()}
     (out / "match.json").write_text(json.dumps(doc, indent=1, default=str))
     paths["json"] = out / "match.json"
-    (out / "report.html").write_text(render_html(result, tutorial_md=tutorial_md))
+    (out / "report.html").write_text(render_html(result, tutorial=section))
     paths["report"] = out / "report.html"
     return paths
