@@ -186,6 +186,20 @@ def _numbers(text: str) -> set[float]:
     return out
 
 
+def _facts(recipe: Recipe) -> str:
+    """Every number the recipe states: values, knob readings, measurements, the idea."""
+    lines = [f"{s.order} {s.label} {s.display} {s.approx} {s.knob} {s.effect}" for s in recipe.steps]
+    m = recipe.measured or {}
+    if m.get("build_db") is not None:
+        lines.append(f"{len(m.get('build_order', []))} {float(m['build_db']):.1f}")
+    lines += [str(v) for v in dict(m.get("group_effects", {})).values()]
+    if recipe.idea:
+        lines.append(str(recipe.idea.get("text", "")))
+    if recipe.description is not None:
+        lines.append(recipe.description.text)
+    return "\n".join(lines)
+
+
 def check_grounding(text: str, recipe: Recipe, *, template: str | None = None) -> list[str]:
     """What in ``text`` is not grounded on ``recipe`` (empty when the text is faithful).
 
@@ -206,11 +220,7 @@ def check_grounding(text: str, recipe: Recipe, *, template: str | None = None) -
             problems.append(f"step {step.order}: the control {step.label!r} is missing")
         elif not any(value_re.search(line) for line in candidates):
             problems.append(f"step {step.order}: {step.label!r} does not show the value {step.display!r}")
-    reference = (
-        template
-        if template is not None
-        else "\n".join(f"{s.order} {s.label} {s.display} {s.approx}" for s in recipe.steps)
-    )
+    reference = template if template is not None else _facts(recipe)
     allowed = _numbers(reference)
     extra = sorted(_numbers(text) - allowed)
     if extra:
