@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     from synthmatch.bench.analysis_accuracy import add_parser as add_analysis_parser
 
     add_analysis_parser(bsub)  # bench analysis: the target analysis alone against each suite's truth
+    from synthmatch.bench.tutorial import add_parser as add_tutorial_parser
+
+    add_tutorial_parser(bsub)  # bench tutorial: the tiered tutorial on a preset folder
     d = bsub.add_parser("dataset", help=DATASET_HELP)
     add_dataset_arguments(d)
     d.set_defaults(func=run_dataset)

@@ -180,6 +180,10 @@ def _source_label(source: str) -> str:
     return SOURCE_LABELS.get(source, source)
 
 
+#: Attacks shorter than this read "starts within 2 ms" (a "0 ms" attack reads as a typo).
+QUICK_ATTACK_S = 0.002
+
+
 def _seconds(s: float) -> str:
     """A measured time: "4 ms", "600 ms", "1.2 s"."""
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
@@ -556,7 +560,7 @@ def _facts(ctx: _Context, description: SoundDescription | None, sources: list[st
             sustain_db=d.sustain_db,
             release_s=d.release_s,
             pitched=d.pitch_hz is not None,
-            attack=_seconds(d.attack_s),
+            attack=_seconds(max(d.attack_s, QUICK_ATTACK_S)),
             decay=_seconds(d.decay_s),
             sustain=below,
             release=_seconds(d.release_s) if d.release_s is not None else "",
@@ -582,7 +586,9 @@ def _facts(ctx: _Context, description: SoundDescription | None, sources: list[st
         sustain_db=sustain_db,
         release_s=v["env_1_release"] ** 4,
         pitched=True,
-        attack=ctx.text("env_1_attack"),
+        attack=ctx.text("env_1_attack")
+        if v["env_1_attack"] ** 4 >= QUICK_ATTACK_S
+        else _seconds(QUICK_ATTACK_S),
         decay=ctx.text("env_1_decay"),
         sustain=f"at sustain {ctx.text('env_1_sustain')}",
         release=ctx.text("env_1_release"),

@@ -24,7 +24,7 @@ __all__ = ["TUTORIAL_CSS", "inline_markdown", "tutorial_page", "tutorial_section
 TUTORIAL_CSS = """
 .sm-tutorial{font-family:system-ui,sans-serif;line-height:1.45;color:#1d1d1f}
 .sm-tutorial .category{font-size:1.05em}
-.sm-tutorial .category b{background:#eef3ff;border-radius:4px;padding:1px 6px;text-transform:capitalize}
+.sm-tutorial .category b{background:#eef3ff;border-radius:4px;padding:1px 6px}
 .sm-tutorial .tags{color:#666;font-size:.9em}
 .sm-tutorial .figures{display:flex;flex-wrap:wrap;gap:12px;margin:1em 0}
 .sm-tutorial figure{margin:0;border:1px solid #e3e3e3;border-radius:6px;padding:6px;background:#fff;max-width:490px}
@@ -72,10 +72,10 @@ def _idea(recipe: Recipe) -> list[str]:
     idea = recipe.idea or {}
     out = ["<h2>The idea</h2>"]
     if idea.get("category"):
-        reason = str(idea.get("category_reason", ""))
-        out.append(
-            f'<p class="category"><b>{html.escape(str(idea["category"]))}</b> {html.escape(reason)}</p>'
-        )
+        reason = html.escape(str(idea.get("category_reason", "")))
+        # "a pluck: it starts ..." → "This is <b>a pluck</b>: it starts ..."
+        reason = re.sub(r"^([^:]+):", r"<b>\1</b>:", reason, count=1)
+        out.append(f'<p class="category">This is {reason}.</p>')
     if idea.get("sentences"):
         out.append("<p>" + " ".join(html.escape(str(s)) for s in idea["sentences"]) + "</p>")
     if recipe.description is not None:

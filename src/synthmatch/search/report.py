@@ -96,7 +96,7 @@ note length {result.probe.note_seconds:.2f} s, velocity {result.probe.velocity:.
 <h2>Candidates</h2>
 <p>Ranked by <b>score</b> (dB): MSS-mel plus {PITCH_PENALTY_DB_PER_SEMITONE} dB per semitone the candidate's pitch is off a
 pitched target's. Lower is better for every column except rms_cos.</p>
-<table><tr><th>#</th><th>score</th><th>origin</th>{head}<th>listen</th></tr>{"".join(rows)}</table>
+<div style="overflow-x:auto"><table><tr><th>#</th><th>score</th><th>origin</th>{head}<th>listen</th></tr>{"".join(rows)}</table></div>
 <h2>Spectrograms</h2><img alt="spectrograms" src="data:image/png;base64,{base64.b64encode(png).decode()}">
 {tut}
 <h2>Details</h2><pre>{html.escape(json.dumps(result.to_dict(), indent=1, default=str))}</pre>
