@@ -113,6 +113,10 @@ def test_words_read_what_the_sound_is_without_the_step():
     without = dict(full, brightness_hz=1200, length_s=1.0, width_db=-40)
     assert _words(full, without) == ["duller", "shorter", "narrower"]
     assert _words(full, full) == []
+    assert _words(dict(full, pitch_midi=60.0), dict(full, pitch_midi=48.1)) == ["12 semitones lower"]
+    assert _words(dict(full, pitch_midi=60.0), dict(full, pitch_midi=float("nan"))) == [
+        "without a clear pitch"
+    ]
     imp = Impact("x", 3.14, words=["duller", "shorter"])
     assert (
         imp.audible

@@ -4,7 +4,8 @@ For every step of a :class:`~synthmatch.explain.recipe.Recipe`, the preset is re
 step reverted to Vital's init preset (a control back to its init value, a connection's amount to
 0, a loaded file back to the init one) and compared with the full preset's render:
 
-* **impact** — the MSS-mel distance (dB, :func:`synthmatch.metrics.mss_mel`) between the two;
+* **impact** — the MSS-mel distance (dB, :func:`synthmatch.metrics.mss_mel`) between the two,
+  both played with :func:`measure_probe` (a shorter note);
 * **what moves** — which descriptors change, read as what the sound loses without the step
   ("duller", "shorter", "2 semitones lower", "narrower", …, see :data:`DESCRIPTOR_RULES`).
 
@@ -13,10 +14,13 @@ Control and connection reverts are rendered as variants of one loaded preset
 preset, so the variant path's smoothing residue cancels; file reverts load a new preset and are
 compared with the canonical render.
 
-:func:`select_build` then picks the *Build it* steps: the most audible steps with what they
-need (a module's switch, the connection a modulation of a modulation amount rides on), rendered
-from the init preset with the values as Vital's knobs show them, at a few sizes; the smallest set
-within :data:`BUILD_TARGET_DB` of the full sound wins. Results are cached per (preset, probe) in
+Steps are measured a module panel at a time first (an oscillator, a filter, an envelope, an
+effect; a matrix row is a panel of its own), then one by one inside the audible panels.
+:func:`select_build` then picks the *Build it* panels: the most audible ones with what they need
+(a module's switch, the source set-up a connection plays, the row a modulation of a modulation
+amount rides on), each with its audible steps, rendered from the init preset with the values as
+Vital's knobs show them at a few sizes, at the full probe; the fewest panels within
+:data:`BUILD_TARGET_DB` of the full sound win. Results are cached per (preset, probe) in
 memory and on disk (``$SYNTHMATCH_CACHE`` or ``~/.cache/synthmatch``, folder ``ablation``).
 """
 
@@ -56,19 +60,26 @@ __all__ = [
     "ablate",
     "group_of",
     "groups_of",
+    "measure_probe",
     "needs_of",
     "select_build",
     "subset_preset",
 ]
 
 #: Bumped whenever what :func:`ablate` measures changes (part of the cache key).
-ABLATION_REVISION = 1
+ABLATION_REVISION = 2
 
 #: A step whose revert moves the render less than this (MSS-mel dB) and changes its level by
 #: less than :data:`AUDIBLE_LEVEL_DB` has no audible effect. The variant path's residue between
 #: two renders of the same preset is below 0.01 dB; 0.2 dB is about the smallest change of one
 #: control that reads as a different sound in A/B listening of the train presets.
 AUDIBLE_DB = 0.2
+#: The ablation renders hold the note at most this long (s) and stop this long after its release:
+#: what a step does shows in the attack, the held note and the release, and a shorter render
+#: is a cheaper one (the renders cost in proportion to their length). *Build it* is chosen and
+#: reported at the full probe.
+MEASURE_NOTE_S = 1.0
+MEASURE_TAIL_S = 1.5
 #: Level change (dB) that counts as audible on its own (MSS-mel does not see the overall gain).
 AUDIBLE_LEVEL_DB = 3.0
 #: The *Build it* steps alone should land this close (MSS-mel dB) to the full preset (the
@@ -91,6 +102,8 @@ DESCRIPTOR_RULES: tuple[tuple[str, float, str, str, str], ...] = (
     ("width_db", 3.0, "wider", "narrower", "diff"),
     ("level_db", AUDIBLE_LEVEL_DB, "louder", "quieter", "diff"),
 )
+#: A pitch change (semitones) that the words name ("12 semitones lower").
+PITCH_SEMITONES = 0.5
 _LENGTH_FLOOR_DB = -40.0
 _MEMORY: OrderedDict[str, Ablation] = OrderedDict()
 _MEMORY_SIZE = 16
@@ -165,7 +178,7 @@ def _join(words: Sequence[str]) -> str:
 def _features(audio: np.ndarray, sample_rate: int, note_seconds: float) -> dict[str, float]:
     stereo = np.atleast_2d(np.asarray(audio, np.float64))
     mono = stereo.mean(axis=0)
-    d = describe_audio(mono, sample_rate, note_seconds=note_seconds, pitch=False)
+    d = describe_audio(mono, sample_rate, note_seconds=note_seconds, pitch=True)
     hop = 512
     n = len(mono) // hop
     rms = np.sqrt(np.mean(mono[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-20)
@@ -185,11 +198,26 @@ def _features(audio: np.ndarray, sample_rate: int, note_seconds: float) -> dict[
         "movement": d.movement,
         "width_db": max(width_db, -60.0),
         "level_db": d.peak_db,
+        "pitch_midi": 69 + 12 * math.log2(d.pitch_hz / 440.0) if d.pitch_hz else math.nan,
     }
 
 
+def _pitch_words(full: Mapping[str, float], without: Mapping[str, float]) -> list[str]:
+    a, b = full.get("pitch_midi", math.nan), without.get("pitch_midi", math.nan)
+    if math.isnan(a) and math.isnan(b):
+        return []
+    if math.isnan(b):
+        return ["without a clear pitch"]
+    if math.isnan(a):
+        return ["with a clear pitch"]
+    st = round(b - a)
+    if abs(b - a) < PITCH_SEMITONES or st == 0:
+        return []
+    return [f"{abs(st)} semitone{'s' if abs(st) != 1 else ''} {'higher' if st > 0 else 'lower'}"]
+
+
 def _words(full: Mapping[str, float], without: Mapping[str, float]) -> list[str]:
-    out = []
+    out = _pitch_words(full, without)
     for name, thr, grows, shrinks, kind in DESCRIPTOR_RULES:
         a, b = full[name], without[name]
         if kind == "ratio":
@@ -379,6 +407,13 @@ def _revert(recipe: Recipe, preset: Preset, keys: Sequence[str]) -> tuple[str, A
     return "preset", p
 
 
+def measure_probe(probe: Probe) -> Probe:
+    """The probe of the ablation renders: ``probe`` with the note held at most
+    :data:`MEASURE_NOTE_S` and rendered at most :data:`MEASURE_TAIL_S` past the release."""
+    note = min(probe.note_seconds, MEASURE_NOTE_S)
+    return probe.replace(note_seconds=note, render_seconds=min(probe.render_seconds, note + MEASURE_TAIL_S))
+
+
 def _distance_fn(reference: np.ndarray, sample_rate: int) -> Callable[[np.ndarray], float]:
     prepared = prepare_mss_mel(np.asarray(reference, np.float32), sample_rate)
     return lambda x: float(mss_mel_prepared(prepared, np.asarray(x, np.float32)))
@@ -387,28 +422,35 @@ def _distance_fn(reference: np.ndarray, sample_rate: int) -> Callable[[np.ndarra
 class _Measurer:
     """Renders reverts of step sets and measures them against the right reference."""
 
-    def __init__(self, recipe: Recipe, preset: Preset, probe: Probe, pool: RenderPool) -> None:
+    def __init__(
+        self, recipe: Recipe, preset: Preset, probe: Probe, pool: RenderPool, *, full: RenderOutcome | None
+    ) -> None:
         self.recipe, self.preset, self.probe, self.pool = recipe, preset, probe, pool
+        self.short = measure_probe(probe)
         self.base_json = preset_json_of(preset)
         self.renders = 0
-        jobs = self.run({"full": ("preset", preset), "same": ("variant", {})})
-        full, same = jobs["full"], jobs["same"]
-        if not full.ok:
-            raise RenderError(f"the preset does not render ({full.status}): {full.reason}")
-        if not same.ok:
-            same = full
+        jobs = (
+            {"full": full} if full is not None and full.ok else self.run({"full": ("preset", preset)}, probe)
+        )
+        jobs.update(self.run({"full_m": ("preset", preset), "same_m": ("variant", {})}, self.short))
+        full, full_m, same_m = jobs["full"], jobs["full_m"], jobs["same_m"]
+        if not (full.ok and full_m.ok):
+            bad = full if not full.ok else full_m
+            raise RenderError(f"the preset does not render ({bad.status}): {bad.reason}")
+        if not same_m.ok:
+            same_m = full_m
         self.full = full
-        sr, note = probe.sample_rate, probe.note_seconds
+        sr, note = probe.sample_rate, self.short.note_seconds
         self.refs = {
-            "preset": (_distance_fn(full.mono, sr), _features(full.audio, sr, note)),
-            "variant": (_distance_fn(same.mono, sr), _features(same.audio, sr, note)),
+            "preset": (_distance_fn(full_m.mono, sr), _features(full_m.audio, sr, note)),
+            "variant": (_distance_fn(same_m.mono, sr), _features(same_m.audio, sr, note)),
         }
 
-    def run(self, jobs: Mapping[str, tuple[str, Any]]) -> dict[str, RenderOutcome]:
+    def run(self, jobs: Mapping[str, tuple[str, Any]], probe: Probe) -> dict[str, RenderOutcome]:
         futs = {
-            k: submit_variant(self.pool, self.base_json, what, self.probe)
+            k: submit_variant(self.pool, self.base_json, what, probe)
             if kind == "variant"
-            else self.pool.submit(what, self.probe)
+            else self.pool.submit(what, probe)
             for k, (kind, what) in jobs.items()
         }
         self.renders += len(futs)
@@ -417,8 +459,8 @@ class _Measurer:
     def impacts(self, sets: Mapping[str, Sequence[str]]) -> dict[str, Impact]:
         """The impact of reverting each named set of steps."""
         jobs = {k: _revert(self.recipe, self.preset, keys) for k, keys in sets.items()}
-        outs = self.run(jobs)
-        sr, note = self.probe.sample_rate, self.probe.note_seconds
+        outs = self.run(jobs, self.short)
+        sr, note = self.probe.sample_rate, self.short.note_seconds
         result: dict[str, Impact] = {}
         for k, out in outs.items():
             if not out.ok:
@@ -442,6 +484,7 @@ def ablate(
     probe: Probe = DEFAULT_PROBE,
     pool: RenderPool | None = None,
     cache: bool = True,
+    full: RenderOutcome | None = None,
 ) -> Ablation:
     """Measure every step of ``recipe`` (built from ``preset``) and choose the *Build it* steps.
 
@@ -461,6 +504,8 @@ def ablate(
         Render on this pool (default: the process-wide one).
     cache : bool
         Read and write the cache.
+    full : RenderOutcome, optional
+        The preset's canonical render at ``probe``, when the caller has it.
 
     Raises
     ------
@@ -479,7 +524,7 @@ def ablate(
         pool = shared_pool()
     t0 = time.perf_counter()
     groups = groups_of(recipe)
-    m = _Measurer(recipe, preset, probe, pool)
+    m = _Measurer(recipe, preset, probe, pool, full=full)
     group_impacts = m.impacts(groups)
     impacts: dict[str, Impact] = {}
     alone: dict[str, list[str]] = {}
@@ -506,7 +551,11 @@ def ablate(
         tried=tried,
         renders=m.renders,
         seconds=round(time.perf_counter() - t0, 3),
-        probe=probe.to_dict(),
+        probe={
+            **probe.to_dict(),
+            "measured_note_seconds": m.short.note_seconds,
+            "measured_render_seconds": m.short.render_seconds,
+        },
     )
     if cache:
         _remember(key, result)
@@ -576,7 +625,7 @@ def select_build(
             str(n): ("preset", subset_preset(recipe, [k for g in c for k in members[g]], knob=True))
             for n, c in cands.items()
         }
-        outs = m.run(jobs)
+        outs = m.run(jobs, m.probe)
         for n in cands:
             out = outs[str(n)]
             tried[n] = round(dist(out.mono), 3) if out.ok else float("inf")

@@ -148,11 +148,13 @@ def _ollama(system: str, prompt: str, timeout_s: float) -> str:
 # ---------------------------------------------------------------------------------------
 SYSTEM_PROMPT = (
     "You are a sound-design teacher writing a tutorial for the Vital synthesizer. You rewrite a "
-    "step-by-step tutorial into friendlier, clearer prose for musicians. Hard rules: keep every "
-    "numbered step, in the same order, as one line that contains the control name exactly as "
-    "written between ** ** and its value exactly as written (same digits, same unit); do not "
-    "round, convert or omit any value; do not add any number that is not in the tutorial; keep "
-    "file names unchanged. Answer with the Markdown tutorial only."
+    "step-by-step tutorial into friendlier, clearer prose for musicians. It comes in tiers (The "
+    "idea, Build it, Fine details, No audible effect): keep them, in that order, with their "
+    "headings. Hard rules: keep every numbered step and every line of exact values, in the same "
+    "order, as one line that contains the control name exactly as written between ** ** and its "
+    "value exactly as written (same digits, same unit); do not round, convert or omit any value "
+    "or measurement (dB); do not add any number that is not in the tutorial; keep file names "
+    "unchanged. Answer with the Markdown tutorial only."
 )
 
 

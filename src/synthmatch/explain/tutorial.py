@@ -241,6 +241,7 @@ def tutorial_recipe(
     from synthmatch.explain.idea import the_idea
 
     probe = probe or Probe()
+    outcome = None
     if measure and audio is None:
         from synthmatch.render.pool import shared_pool
 
@@ -254,7 +255,7 @@ def tutorial_recipe(
     if measure and recipe.steps:
         from synthmatch.explain.ablation import ablate
 
-        ablation = ablate(preset, recipe, probe=probe, pool=pool)
+        ablation = ablate(preset, recipe, probe=probe, pool=pool, full=outcome)
         assign_tiers(recipe, ablation, preset=preset)
         impacts = {k: imp.db for k, imp in ablation.impacts.items() if math.isfinite(imp.db)}
     recipe.idea = the_idea(preset, description=recipe.description, impacts=impacts).to_dict()
