@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "synthmatch.cli.explain",
     "synthmatch.cli.spec",
     "synthmatch.cli.train",
+    "synthmatch.cli.serve",
 )
 
 

@@ -110,10 +110,12 @@ def write_outputs(
     tutorial: bool = True,
     llm: str | None = None,
     measure: bool = True,
+    pool: Any = None,
 ) -> dict[str, pathlib.Path]:
     """Write ``preset.vital``, ``match.wav``, ``candidates/``, ``match.json``, ``report.html`` and the
     tutorial (no ``.wav`` of a candidate that was not rendered: a match with ``budget=0``).
-    ``measure`` ranks the tutorial's steps by ablation renders (:mod:`synthmatch.explain.ablation`)."""
+    ``measure`` ranks the tutorial's steps by ablation renders (:mod:`synthmatch.explain.ablation`),
+    on ``pool`` (default: the process-wide one)."""
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, pathlib.Path] = {}
@@ -143,6 +145,7 @@ def write_outputs(
                 note_seconds=result.probe.note_seconds,
                 measure=measure,
                 probe=result.probe,
+                pool=pool,
             )
             tpaths = write_tutorial(result.best.preset, out, llm=llm, recipe=recipe, probe=result.probe)
             paths.update({f"tutorial_{k}": pathlib.Path(v) for k, v in tpaths.items()})
