@@ -17,6 +17,7 @@ rounds of the refiner, through the structural moves of :mod:`synthmatch.search.m
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import threading
 import time
@@ -164,6 +165,9 @@ class Objective:
         self.pool = pool
         self.probe = probe
         self.progress = progress
+        #: ``progress`` is also told the best score so far when it takes a ``best`` keyword.
+        self._progress_takes_best = _takes_keyword(progress, "best")
+        self.best_score = math.inf
         self.total = total
         self.renders = 0
         self.failures = 0
@@ -198,15 +202,19 @@ class Objective:
             self.failures += b.failures
             self.last_failure = b.last_failure or self.last_failure
 
-    def _tick(self, n: int) -> None:
+    def _tick(self, n: int, best: float = math.inf) -> None:
         if self._trunk is not None:
             self.renders += n
-            self._trunk._tick(n)
+            self._trunk._tick(n, best)
             return
         with self._lock:  # branches tick from their threads
             self.renders += n
+            self.best_score = min(self.best_score, best)
             if self.progress is not None:
-                self.progress(self.renders, max(self.total, self.renders))
+                if self._progress_takes_best:
+                    self.progress(self.renders, max(self.total, self.renders), best=self.best_score)
+                else:
+                    self.progress(self.renders, max(self.total, self.renders))
 
     def _score_outcome(self, out: Any) -> tuple[float, np.ndarray | None]:
         if not out.ok:
@@ -240,7 +248,7 @@ class Objective:
             s, mono = self._score_outcome(out)
             evals.append(Evaluation(p, s, mono, tag, canonical=mono is not None))
         self.history.extend(evals)  # before the progress callback, which may cancel (Ctrl-C)
-        self._tick(n)
+        self._tick(n, min((e.score for e in evals), default=math.inf))
         return evals
 
     def evaluate_variants(
@@ -261,12 +269,21 @@ class Objective:
             s, mono = self._score_outcome(fut.result())
             evals.append(Evaluation(apply_changes(base, c), s, mono, self.origin))
         self.history.extend(evals)
-        self._tick(n)
+        self._tick(n, min((e.score for e in evals), default=math.inf))
         return evals
 
     def best(self) -> Evaluation | None:
         ok = [e for e in self.history if math.isfinite(e.score)]
         return min(ok, key=lambda e: e.score) if ok else None
+
+
+def _takes_keyword(fn: Any, name: str) -> bool:
+    if fn is None:
+        return False
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def apply_changes(base: Preset, changes: dict[str, float]) -> Preset:

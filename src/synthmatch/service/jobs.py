@@ -10,6 +10,7 @@ batch of renders and keeps the best result so far.
 from __future__ import annotations
 
 import logging
+import math
 import pathlib
 import queue
 import threading
@@ -213,16 +214,24 @@ class JobRunner:
             self.store.update(job_id, result=result_summary(quick, provisional=True), message="searching")
         last = [0.0]
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int, best: float = math.inf) -> None:
             if cancel.is_set():
                 raise _Cancelled
             now = time.monotonic()
             if now - last[0] >= PROGRESS_EVERY_S or done >= total:
                 last[0] = now
-                self.store.update(job_id, done=int(done), total=int(total), message="searching")
+                fields: dict[str, Any] = {"done": int(done), "total": int(total), "message": "searching"}
+                if math.isfinite(best):
+                    fields["message"] = f"searching: best so far {best:.2f} dB"
+                self.store.update(job_id, **fields)
 
         result = m.match(str(target), budget=budget, progress=progress, **settings)
-        self.store.update(job_id, message="writing the preset and the tutorial", done=result.renders)
+        self.store.update(
+            job_id,
+            message="writing the preset and the tutorial",
+            done=result.renders,
+            total=max(budget, result.renders),
+        )
         write_outputs(result, folder, tutorial=self.tutorial, pool=m.pool)
         summary = result_summary(result)
         warnings = list(dict.fromkeys([*job.warnings, *(result.analysis.get("warnings") or [])]))
