@@ -239,7 +239,7 @@ def test_a_restart_resumes_or_ends_every_unfinished_job(tmp_path):
     store.close()
     with TestClient(_app(tmp_path)) as client:
         a = _wait(client, "m_aaaaaaaaaaaa")
-        assert a["state"] == "done"
+        assert a["state"] == "done" and any("resumed after a server restart" in w for w in a["warnings"])
         b = client.get("/v1/matches/m_bbbbbbbbbbbb").json()
         assert b["state"] == "interrupted" and "stopped 2 times" in b["message"]
         assert client.get("/v1/matches/m_cccccccccccc").json()["state"] == "done"

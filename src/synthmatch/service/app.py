@@ -70,8 +70,8 @@ class BodyLimit:
     """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, counting what
     arrives (a client's ``Content-Length`` is checked first but not trusted)."""
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int, shown: int | None = None) -> None:
+        self.app, self.limit, self.shown = app, limit, shown or limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -103,7 +103,7 @@ class BodyLimit:
             _error_body(
                 413,
                 "too_large",
-                f"the upload is larger than {human_bytes(self.limit)}. Hint: upload a one-shot "
+                f"the upload is larger than {human_bytes(self.shown)}. Hint: upload a one-shot "
                 "(a single note, under a minute) as WAV, FLAC, Ogg, MP3 or AIFF.",
             )
         ).encode()
@@ -160,7 +160,9 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
     app.state.runner = runner
     app.state.store = store
     # multipart framing and the form fields ride on top of the file itself
-    app.add_middleware(BodyLimit, limit=max(cfg.max_upload_bytes, cfg.max_preset_bytes) + 65_536)
+    app.add_middleware(
+        BodyLimit, limit=max(cfg.max_upload_bytes, cfg.max_preset_bytes) + 65_536, shown=cfg.max_upload_bytes
+    )
     app.state.config = cfg
 
     # -- errors --------------------------------------------------------------------------

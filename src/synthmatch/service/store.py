@@ -221,7 +221,10 @@ class JobStore:
                 )
                 interrupted.append(job.id)
             else:
-                note = "resumed after a server restart" if job.state == "running" else job.message
-                self.update(job.id, state="queued", done=0, message=note)
+                if job.state == "running":
+                    note = "resumed after a server restart (the search started over)"
+                    self.update(job.id, state="queued", done=0, message=note, warnings=[*job.warnings, note])
+                else:
+                    self.update(job.id, state="queued", done=0)
                 resumed.append(job.id)
         return resumed, interrupted

@@ -9,7 +9,6 @@ display text (:func:`display_name`). Decoding and the audio checks are the libra
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -87,8 +86,8 @@ def display_name(name: str | None, *, limit: int = 100) -> str:
 
 
 def human_bytes(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    units = ("KB", "MB", "GB")
-    k = min(int(math.log(n, 1024)), len(units))
-    return f"{n / 1024**k:.1f} {units[k - 1]}".replace(".0 ", " ")
+    """``n`` bytes in decimal units, as ``serve --max-upload-mb`` takes them: "20 MB", "512 KB"."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{n} bytes"
