@@ -4,6 +4,7 @@ hostile input over real HTTP. Each starts its own server on 127.0.0.1 with a fre
     python tools/service_check.py load --clients 20 --seconds 120 --budget 8
     python tools/service_check.py kill --jobs 4 --budget 16
     python tools/service_check.py hostile
+    python tools/service_check.py screenshot docs/images/page.png     # the page after a match (Playwright + Chromium)
 
 Every check prints its figures as JSON (and writes them with ``--json FILE``); the exit status is
 1 when a check fails (a lost or failed job, a wrong status, a server that stopped answering).
@@ -308,6 +309,42 @@ def check_hostile(args: argparse.Namespace, work: pathlib.Path) -> dict[str, Any
     }
 
 
+def check_screenshot(args: argparse.Namespace, work: pathlib.Path) -> dict[str, Any]:
+    """Match a bundled sound through the page in headless Chromium and save the result page."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None
+    )
+    if chromium is None:
+        raise SystemExit("no Chromium found. Hint: apt-get install chromium")
+    server = Server(work / "data", "--rate", "0").start()
+    out = pathlib.Path(args.png).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": args.width, "height": 900})
+        page.goto(server.url + "/")
+        page.click("#options summary")
+        page.fill("#budget", str(args.budget))
+        page.set_input_files("#file-input", str(ROOT / "examples" / "sounds" / args.sound))
+        page.click("#submit")
+        page.wait_for_selector("#result[data-state='done']", state="visible", timeout=600_000)
+        page.wait_for_timeout(1500)  # the spectrograms draw
+        page.screenshot(path=str(out), full_page=True)
+        browser.close()
+    server.stop()
+    return {
+        "check": "screenshot",
+        "png": str(out),
+        "seconds": round(time.monotonic() - t0, 1),
+        "ok": out.is_file(),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="check", required=True)
@@ -327,11 +364,21 @@ def main() -> int:
         "--seconds", type=float, default=600.0, help="time for every job to finish after the restart"
     )
     sub.add_parser("hostile")
+    shot = sub.add_parser("screenshot")
+    shot.add_argument("png")
+    shot.add_argument("--sound", default="pluck_c4.wav")
+    shot.add_argument("--budget", type=int, default=64)
+    shot.add_argument("--width", type=int, default=1200)
     ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
-        fn = {"load": check_load, "kill": check_kill, "hostile": check_hostile}[args.check]
+        fn = {
+            "load": check_load,
+            "kill": check_kill,
+            "hostile": check_hostile,
+            "screenshot": check_screenshot,
+        }[args.check]
         out = fn(args, work)
     text = json.dumps(out, indent=1)
     print(text)

@@ -284,6 +284,12 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
             return HTMLResponse("<h1>synthmatch</h1><p>The page is not installed; the API is at /docs.</p>")
         return FileResponse(page, media_type="text/html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Any:
+        from fastapi import Response
+
+        return Response(status_code=204)
+
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Any:
         media = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".svg": "image/svg+xml"}
@@ -332,27 +338,27 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
         note = note.strip().lower()
         if note != "auto" and not (note.isdigit() and 0 <= int(note) <= 127):
             raise ServiceError(400, "bad_request", f'note must be "auto" or a MIDI note 0–127, got {note!r}.')
-        runner.check_capacity()
-        job_id = store.new_id()
-        folder = store.folder(job_id)
-        warnings = _store_upload(file, folder, cfg)
-        now = time.time()
-        job = Job(
-            id=job_id,
-            kind="match",
-            state="queued",
-            filename=display_name(file.filename),
-            target=next(p.name for p in folder.iterdir() if p.name.startswith("upload.")),
-            created=now,
-            updated=now,
-            options={"budget": budget, "note": note, "candidates": candidates},
-            total=budget,
-            message="waiting for a free worker",
-            warnings=warnings,
-            client=_client(request),
-        )
-        store.add(job)
-        runner.submit(job_id)
+        with runner.admission():
+            job_id = store.new_id()
+            folder = store.folder(job_id)
+            warnings = _store_upload(file, folder, cfg)
+            now = time.time()
+            job = Job(
+                id=job_id,
+                kind="match",
+                state="queued",
+                filename=display_name(file.filename),
+                target=next(p.name for p in folder.iterdir() if p.name.startswith("upload.")),
+                created=now,
+                updated=now,
+                options={"budget": budget, "note": note, "candidates": candidates},
+                total=budget,
+                message="waiting for a free worker",
+                warnings=warnings,
+                client=_client(request),
+            )
+            store.add(job)
+            runner.submit(job_id)
         return {"id": job_id, "state": "queued", "url": f"/v1/matches/{job_id}"}
 
     @app.get("/v1/matches")

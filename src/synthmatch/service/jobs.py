@@ -9,6 +9,7 @@ batch of renders and keeps the best result so far.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import pathlib
@@ -16,6 +17,7 @@ import queue
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from synthmatch.search.match import MatchResult
@@ -104,6 +106,11 @@ class JobRunner:
         self._matcher: Any = matcher
         self._matcher_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._admit_lock = threading.Lock()
+        self._result_lock = threading.Lock()
+        self._instant_done: set[str] = set()
+        self._admitting = 0
+        self._instant: queue.Queue[str | None] = queue.Queue()
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> dict[str, list[str]]:
@@ -115,6 +122,9 @@ class JobRunner:
             t = threading.Thread(target=self._loop, name=f"synthmatch-job-{k}", daemon=True)
             t.start()
             self._threads.append(t)
+        t = threading.Thread(target=self._instant_loop, name="synthmatch-instant", daemon=True)
+        t.start()
+        self._instant_thread = t
         return {"resumed": resumed, "interrupted": interrupted}
 
     def stop(self) -> None:
@@ -123,8 +133,10 @@ class JobRunner:
             ev.set()
         for _ in self._threads:
             self._queue.put(None)
-        for t in self._threads:
-            t.join(timeout=30)
+        self._instant.put(None)
+        for t in [*self._threads, getattr(self, "_instant_thread", None)]:
+            if t is not None:
+                t.join(timeout=30)
         if self._matcher is not None:
             self._matcher.close()
 
@@ -139,20 +151,30 @@ class JobRunner:
 
     # -- requests ------------------------------------------------------------------------
     def submit(self, job_id: str) -> None:
-        """Queue a stored job (state ``queued``)."""
+        """Queue a stored job (state ``queued``); its instant answer is worked out meanwhile."""
+        self._instant.put(job_id)
         self._queue.put(job_id)
 
-    def check_capacity(self) -> None:
-        """Raise 429 when the queue is full (before the upload is stored)."""
-        waiting = self.store.count("queued")
-        if waiting >= self.max_queued:
-            raise ServiceError(
-                429,
-                "queue_full",
-                f"the server is busy: {waiting} matches are waiting (at most {self.max_queued}). "
-                "Hint: try again in a minute.",
-                headers={"Retry-After": "30"},
-            )
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        """A place in the queue for one upload while it is checked and stored: raises 429 when
+        the queue (waiting jobs plus uploads being admitted) is full, atomically."""
+        with self._admit_lock:
+            waiting = self.store.count("queued") + self._admitting
+            if waiting >= self.max_queued:
+                raise ServiceError(
+                    429,
+                    "queue_full",
+                    f"the server is busy: {waiting} matches are waiting (at most {self.max_queued}). "
+                    "Hint: try again in a minute.",
+                    headers={"Retry-After": "30"},
+                )
+            self._admitting += 1
+        try:
+            yield
+        finally:
+            with self._admit_lock:
+                self._admitting -= 1
 
     def cancel(self, job_id: str) -> None:
         job = self.store.get(job_id)
@@ -165,6 +187,41 @@ class JobRunner:
             self.store.update(job_id, state="cancelled", message="cancelled before it started")
 
     # -- work ----------------------------------------------------------------------------
+    def _instant_loop(self) -> None:
+        """The sources' answers with no render, for jobs still waiting: a first result within
+        seconds of the upload, whatever the queue holds."""
+        while not self._stopping.is_set():
+            job_id = self._instant.get()
+            if job_id is None:
+                return
+            try:
+                job = self.store.get(job_id)
+                if job.state == "queued" and job.result is None:
+                    self._instant_answer(job_id)
+            except Exception:  # a bonus: the search reports real errors
+                log.warning("instant answer of %s failed: %s", job_id, traceback.format_exc())
+
+    def _instant_answer(self, job_id: str) -> None:
+        with self._result_lock:  # one instant answer per job, by whichever thread comes first
+            if job_id in self._instant_done:
+                return
+            self._instant_done.add(job_id)
+        job = self.store.get(job_id)
+        note = job.options.get("note", "auto")
+        try:
+            quick = self.matcher.match(
+                str(self.store.folder(job_id) / job.target),
+                budget=0,
+                note=None if note == "auto" else int(note),
+                candidates=int(job.options.get("candidates", 3)),
+            )
+        except Exception:
+            return
+        with self._result_lock:  # never over a search's result
+            if quick.candidates and self.store.get(job_id).result is None:
+                quick.best.preset.write(self.store.folder(job_id) / "preset.vital")
+                self.store.update(job_id, result=result_summary(quick, provisional=True))
+
     def _loop(self) -> None:
         while not self._stopping.is_set():
             job_id = self._queue.get()
@@ -205,13 +262,8 @@ class JobRunner:
             message="analysing the sound",
         )
         m = self.matcher
-        try:
-            quick = m.match(str(target), budget=0, **settings)
-        except Exception:  # the instant answer is a bonus; the search below reports real errors
-            quick = None
-        if quick is not None and quick.candidates:
-            quick.best.preset.write(folder / "preset.vital")
-            self.store.update(job_id, result=result_summary(quick, provisional=True), message="searching")
+        if self.store.get(job_id).result is None:
+            self._instant_answer(job_id)
         last = [0.0]
 
         def progress(done: int, total: int, best: float = math.inf) -> None:
@@ -226,12 +278,14 @@ class JobRunner:
                 self.store.update(job_id, **fields)
 
         result = m.match(str(target), budget=budget, progress=progress, **settings)
-        self.store.update(
-            job_id,
-            message="writing the preset and the tutorial",
-            done=result.renders,
-            total=max(budget, result.renders),
-        )
+        with self._result_lock:
+            self.store.update(
+                job_id,
+                message="writing the preset and the tutorial",
+                done=result.renders,
+                total=max(budget, result.renders),
+                result={**result_summary(result), "provisional": True},
+            )
         write_outputs(result, folder, tutorial=self.tutorial, pool=m.pool)
         summary = result_summary(result)
         warnings = list(dict.fromkeys([*job.warnings, *(result.analysis.get("warnings") or [])]))
@@ -241,6 +295,7 @@ class JobRunner:
             state, message = "done", f"done: {result.renders} renders in {summary['seconds']:.1f} s"
         self.store.update(job_id, state=state, result=summary, warnings=warnings, message=message)
         self._cancel.pop(job_id, None)
+        self._instant_done.discard(job_id)
 
 
 def _failure_message(exc: Exception) -> str:
