@@ -16,6 +16,8 @@ from synthmatch.audio.analysis import (
     hz_to_midi,
     midi_to_hz,
     pitch_track,
+    polyphony_warning,
+    simultaneous_notes,
     velocity_from_peak_db,
 )
 from synthmatch.audio.pitch import _octave_check, _weakly_periodic_f0, to_pitch_rate
@@ -525,6 +527,108 @@ def test_the_analysis_velocity_does_not_follow_the_level(gain_db):
     t = np.arange(SR // 2) / SR
     y = 10 ** (gain_db / 20) * 0.9 * np.sin(2 * np.pi * 300 * t)
     assert analyze(y, SR).velocity == DEFAULT_VELOCITY
+
+
+# --- several notes at once --------------------------------------------------------------------------------
+
+
+def _chord(midis: tuple[int, ...], seconds: float = 1.0) -> np.ndarray:
+    """Sawtooth-like harmonic tones (partials 1/k, 20 of them) at ``midis``, equal tempered, summed."""
+    return sum(_partials(midi_to_hz(m), 1.0 / np.arange(1, 21), seconds) for m in midis)
+
+
+@pytest.mark.parametrize("root", [48, 60, 72])
+@pytest.mark.parametrize(
+    ("intervals", "names"),
+    [
+        ((0, 4, 7), ("C", "E", "G")),  # major triad
+        ((0, 3, 7), ("C", "D#", "G")),  # minor triad
+        ((4, 7, 12), ("E", "G", "C")),  # its first inversion
+        ((0, 7), ("C", "G")),  # a power chord
+        ((0, 4), ("C", "E")),
+    ],
+)
+def test_a_chord_of_harmonic_tones_is_several_notes(root, intervals, names):
+    chord = _chord(tuple(root + i for i in intervals))
+    notes = simultaneous_notes(chord, SR)
+    assert len(notes) == len(intervals)
+    for f, midi in zip(notes, sorted(root + i for i in intervals)):
+        assert f == pytest.approx(midi_to_hz(midi), rel=0.01)
+    labels = ", ".join(f"{name}{root // 12 - 1 + i // 12}" for name, i in zip(names, intervals))
+    assert polyphony_warning(chord, SR) == (
+        f"polyphony: this sounds like several notes at once (about {len(intervals)}: {labels}); only one "
+        "note is matched: the preset found plays the whole sound from one key. Hint: record or export one "
+        "note on its own and match that."
+    )
+
+
+def test_a_short_chord_stab_is_several_notes():
+    assert len(simultaneous_notes(_chord((60, 64, 67), seconds=0.15), SR)) == 3
+
+
+def _church_bell(freq: float) -> np.ndarray:
+    """A bell's partials: hum, prime, minor-third tierce, quint, nominal and above (× the prime)."""
+    ratios = (0.5, 1.0, 1.2, 1.5, 2.0, 2.5, 2.67, 3.0, 4.0)
+    return _struck(freq, ratios, (1.0, 0.8, 0.7, 0.5, 1.0, 0.4, 0.3, 0.3, 0.2))
+
+
+_HAMMOND_FULL = np.array([1.0, 1.0, 0.8, 0.8, 0.0, 0.6, 0.0, 0.5, 0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.3])
+
+
+@pytest.mark.parametrize("midi", [36, 48, 60, 72])
+@pytest.mark.parametrize(
+    "sound",
+    [
+        "harmonic",
+        "detuned saw",
+        "wide unison",
+        "two voices 76 cents apart",
+        "square",
+        "weak fundamental",
+        "organ with a 16' stop",
+        "organ drawbars",
+        "organ without the 16'",
+        "church bell",
+        "free bar",
+        "timpani",
+    ],
+)
+def test_one_note_is_not_several(midi, sound):
+    f = midi_to_hz(midi)
+    k = np.arange(1, 31)
+    y = {
+        "harmonic": lambda: _partials(f, 1.0 / k),
+        "detuned saw": lambda: _tone(f, 1.0, detune_cents=(-9.0, 0.0, 8.0)),
+        "wide unison": lambda: _tone(f, 1.0, detune_cents=(-30.0, -20.0, -10.0, 0.0, 10.0, 20.0, 30.0)),
+        "two voices 76 cents apart": lambda: _tone(
+            f, 1.0, detune_cents=(-38.0, 38.0)
+        ),  # Vital's default detune
+        "square": lambda: _tone(f, 1.0, odd_only=True),
+        "weak fundamental": lambda: _partials(f, np.where(k == 1, 0.0, 1.0 / k)),
+        "organ with a 16' stop": lambda: _with_sub(f, _DRAWBAR, 0.0),  # 16', 8', 4', 2', 1'
+        "organ drawbars": lambda: _partials(f / 2, _HAMMOND_FULL),  # 16', 8', 5 1/3', 4', 2 2/3', 2' ...
+        "organ without the 16'": lambda: _partials(f / 2, np.where(np.arange(16) == 0, 0.0, _HAMMOND_FULL)),
+        "church bell": lambda: _church_bell(f),
+        "free bar": lambda: _struck(f, _FREE_BAR, (1.0, 0.7, 0.5, 0.3)),
+        "timpani": lambda: _fifth(f),
+    }[sound]()
+    assert simultaneous_notes(y, SR) == ()
+    assert polyphony_warning(y, SR) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_noise_and_short_clips_are_not_several_notes(seed):
+    rng = np.random.default_rng(seed)
+    assert (
+        simultaneous_notes(
+            rng.standard_normal(SR)
+            * _adsr(SR, attack=0.005, decay=0.3, sustain=0.4, note_s=0.5, release=0.2, curve="exp"),
+            SR,
+        )
+        == ()
+    )
+    assert simultaneous_notes(_chord((60, 64, 67), seconds=0.09), SR) == ()  # under 0.1 s: not read
+    assert simultaneous_notes(np.zeros(SR), SR) == ()
 
 
 # --- speed and errors ----------------------------------------------------------------------------------------
