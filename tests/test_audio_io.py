@@ -12,6 +12,7 @@ import soundfile as sf
 
 from synthmatch.audio.io import (
     CLIP_MIN_RUN,
+    MIN_SOUND_S,
     SUPPORTED_EXTENSIONS,
     AudioFileNotFoundError,
     load_audio,
@@ -20,6 +21,7 @@ from synthmatch.audio.io import (
 from synthmatch.errors import (
     AudioError,
     AudioTooLongError,
+    AudioTooShortError,
     CorruptAudioError,
     EmptyAudioError,
     SilentAudioError,
@@ -355,6 +357,144 @@ def test_limit_applies_after_trimming():
     assert load_audio((x, SR), max_seconds=1.0).duration_s < 1.0
     with pytest.raises(AudioTooLongError):
         load_audio((x, SR), max_seconds=1.0, trim=False)
+
+
+# --- too short, truncated, surround, chords ----------------------------------------------------------------
+
+
+def _assert_too_short(info: pytest.ExceptionInfo, *, lasts: str) -> str:
+    msg = str(info.value)
+    assert f"the sound lasts only {lasts}" in msg
+    assert "the minimum is 50 ms" in msg and "no attack, decay or pitch to read" in msg
+    assert "Hint: " in msg and "record or export at least 50 ms of the note" in msg
+    return msg
+
+
+def test_min_sound_is_50_ms():
+    assert MIN_SOUND_S == 0.05
+
+
+def test_a_78_frame_file_is_too_short(tmp_path):
+    path = tmp_path / "tiny.wav"
+    sf.write(path, np.array(_sine())[:78], SR)
+    with pytest.raises(AudioTooShortError) as info:
+        load_audio(path)
+    msg = _assert_too_short(info, lasts="1.8 ms")
+    assert msg.startswith(str(path)) and "truncated" not in msg  # its header promises 78 frames: whole
+
+
+@pytest.mark.parametrize("trim", [True, False])
+def test_a_5_ms_blip_is_too_short_trimmed_or_not(tmp_path, trim):
+    blip = np.concatenate([np.zeros(SR // 10), np.array(_sine(1000.0, 0.005)), np.zeros(SR // 10)])
+    sf.write(tmp_path / "blip.wav", blip, SR, subtype="FLOAT")
+    with pytest.raises(AudioTooShortError) as info:
+        load_audio(tmp_path / "blip.wav", trim=trim)  # the sound is measured, not the silence around it
+    _assert_too_short(info, lasts="5.0 ms")
+    assert isinstance(info.value, AudioError)
+
+
+def test_the_shortest_accepted_sound_is_min_sound_s():
+    for seconds, ok in [(0.04, False), (0.06, True)]:
+        x = np.concatenate([np.zeros(SR // 10), np.array(_sine(440.0, seconds)), np.zeros(SR // 10)])
+        if ok:
+            assert seconds < load_audio((x, SR)).duration_s < seconds + 0.025  # with pre- and post-roll
+        else:
+            with pytest.raises(AudioTooShortError):
+                load_audio((x, SR))
+
+
+def _cut(path: Path, n_bytes: int) -> Path:
+    out = path.with_name(f"cut{path.suffix}")
+    out.write_bytes(path.read_bytes()[:n_bytes])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "ext"), [("WAV", "PCM_16", "wav"), ("WAV", "FLOAT", "wav"), ("AIFF", "PCM_24", "aiff")]
+)
+def test_a_truncated_file_is_named_as_such(tmp_path, fmt, subtype, ext):
+    whole = tmp_path / f"whole.{ext}"
+    sf.write(whole, np.array(_sine(440.0, 1.0)), SR, format=fmt, subtype=subtype)
+    assert not any(w.startswith("truncated") for w in load_audio(whole).warnings)
+    # cut after 200 bytes: a few frames are left, far too short to match
+    with pytest.raises(AudioTooShortError) as info:
+        load_audio(_cut(whole, 200))
+    msg = str(info.value)
+    assert (
+        "the file looks truncated (its header promises 44100 frames (1.000 s) of audio, but it holds only"
+        in msg
+    )
+    assert "Hint: export the whole file again, and record or export at least 50 ms of the note" in msg
+    # cut in the middle: matched as far as it goes, with a warning that says so
+    half = load_audio(_cut(whole, whole.stat().st_size // 2))
+    assert half.duration_s == pytest.approx(0.5, abs=0.01)
+    (warning,) = [w for w in half.warnings if w.startswith("truncated")]
+    assert "its header promises 44100 frames (1.000 s) of audio, but it holds only" in warning
+    assert "Hint: export or copy the file again" in warning
+
+
+def test_a_streamed_wav_without_sizes_is_not_truncated(tmp_path):
+    path = tmp_path / "streamed.wav"
+    sf.write(path, np.array(_sine()), SR, subtype="PCM_16")
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"data")
+    raw[4:8] = raw[at + 4 : at + 8] = b"\xff\xff\xff\xff"  # what a writer to a pipe leaves
+    path.write_bytes(bytes(raw))
+    a = load_audio(path, trim=False)
+    assert a.duration_s == pytest.approx(0.5) and a.warnings == ()
+
+
+def test_a_large_file_with_no_samples_looks_damaged(tmp_path):
+    path = tmp_path / "zero.wav"
+    sf.write(path, np.array(_sine()), SR, subtype="PCM_16")
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"data")
+    raw[at + 4 : at + 8] = b"\x00\x00\x00\x00"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(
+        EmptyAudioError, match=r"no samples, though it is \d+ bytes long: it looks truncated.*Hint"
+    ):
+        load_audio(path)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 6])
+def test_more_than_two_channels_are_named_in_a_warning(tmp_path, channels):
+    path = tmp_path / "surround.wav"
+    sf.write(path, np.stack([np.array(_sine())] * channels, axis=1), SR, subtype="FLOAT")
+    warnings = load_audio(path).warnings
+    if channels <= 2:
+        assert warnings == ()
+    else:
+        assert warnings == (
+            f"channels: {channels} channels were mixed down to mono; a surround or multitrack recording may hold "
+            "sounds that do not belong to one note. Hint: export the one channel (or the stereo mix) that "
+            "holds the note.",
+        )
+
+
+def _harmonic_tone(freq: float, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(round(seconds * SR)) / SR
+    k = np.arange(1, 21)
+    k = k[k * freq < 0.45 * SR]
+    return (np.sin(2 * np.pi * freq * k[:, None] * t + k[:, None]) / k[:, None]).sum(axis=0)
+
+
+def test_a_chord_is_named_in_a_warning_that_reaches_the_match(tmp_path):
+    from synthmatch.search.target import analyze_target
+
+    c4, e4, g4 = 261.63, 329.63, 392.0
+    chord = _harmonic_tone(c4) + _harmonic_tone(e4) + _harmonic_tone(g4)
+    path = tmp_path / "chord.wav"
+    sf.write(path, 0.3 * chord / np.abs(chord).max(), SR)
+    (warning,) = load_audio(path).warnings
+    assert warning == (
+        "polyphony: this sounds like several notes at once (about 3: C4, E4, G4); only one note is matched: "
+        "the preset found plays the whole sound from one key. Hint: record or export one note on its own "
+        "and match that."
+    )
+    assert warning in analyze_target(path, sample_rate=SR).record()["warnings"]  # MatchResult.analysis
+    single = _harmonic_tone(c4)
+    assert load_audio((0.3 * single / np.abs(single).max(), SR)).warnings == ()
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,10 @@ class AudioTooLongError(AudioError):
     """The signal is longer than the configured maximum duration."""
 
 
+class AudioTooShortError(AudioError):
+    """The sound is too short to analyse (see :data:`synthmatch.audio.io.MIN_SOUND_S`)."""
+
+
 # --- the Vital model -------------------------------------------------------------------
 class PresetError(SynthmatchError):
     """A preset file or value that the Vital model cannot accept."""

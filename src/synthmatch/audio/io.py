@@ -7,19 +7,23 @@ can assume a finite, non-silent, mono ``float32`` signal at a known sample rate.
 from __future__ import annotations
 
 import os
+import struct
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import soundfile as sf
 
+from synthmatch.audio.analysis import polyphony_warning
 from synthmatch.dsp import amp_to_db, frame_signal, resample
 from synthmatch.errors import (
     AudioError,
     AudioFileNotFoundError,
     AudioTooLongError,
+    AudioTooShortError,
     CorruptAudioError,
     EmptyAudioError,
     SilentAudioError,
@@ -28,6 +32,7 @@ from synthmatch.errors import (
 
 __all__ = [
     "CLIP_LEVEL",
+    "MIN_SOUND_S",
     "SILENCE_FLOOR_DB",
     "SUPPORTED_EXTENSIONS",
     "AudioFileNotFoundError",
@@ -59,6 +64,10 @@ CLIP_LEVEL = 0.999
 CLIP_MIN_RUN = 3
 #: Signals whose peak is below this level (dBFS, after DC removal) are rejected as silent.
 SILENCE_FLOOR_DB = -90.0
+#: Shortest sound accepted, in seconds from its first to its last sample above the trim threshold
+#: (``trim_db`` under the peak): a shorter one has no attack, decay or pitch to read (the envelope's
+#: frames last 23 ms, a pitch window 86 ms), and a match of it ends far from it whatever it finds.
+MIN_SOUND_S = 0.05
 #: Audio kept before the first sample above the trim threshold, so the attack stays intact.
 PRE_ROLL_S = 0.005
 #: Audio kept after the last sample above the trim threshold.
@@ -67,6 +76,14 @@ POST_ROLL_S = 0.010
 _DECODE_LIMIT_FACTOR = 10.0
 #: Warn when the peak is this quiet (dBFS).
 _QUIET_DB = -40.0
+#: A file this large (bytes) that decodes to no samples is damaged, not empty (headers take less).
+_EMPTY_FILE_BYTES = 4096
+#: A lossy file (MP3, OGG) is called truncated only when it holds this fraction less than its
+#: header's length, which some encoders only estimate.
+_LOSSY_SHORTFALL = 0.05
+#: A WAV data size from this up is a placeholder that a writer streaming to a pipe leaves
+#: (0xFFFFFFFF, SoX's 0x7FFFF000), not a length: such a file is not called truncated.
+_WAV_SIZE_PLACEHOLDER = 0x7FFFF000
 
 #: Bits of integer PCM subtypes (used to find the positive full-scale value).
 _SUBTYPE_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
@@ -101,7 +118,10 @@ class LoadedAudio:
         Fraction (0..1) of source samples, over all channels, that sit at full scale in runs of
         ``CLIP_MIN_RUN`` or more.
     warnings : tuple[str, ...]
-        Human-readable notes about problems that did not stop loading (clipping, very low level, ...).
+        Human-readable notes about problems that did not stop loading, each starting with its
+        kind: ``clipping``, ``level``, ``truncated`` (the file holds less than its header
+        promises), ``channels`` (more than 2 were mixed to mono), ``polyphony`` (several notes
+        sound at once, :func:`synthmatch.audio.analysis.simultaneous_notes`).
     """
 
     samples: np.ndarray
@@ -137,9 +157,11 @@ def load_audio(
 ) -> LoadedAudio:
     """Decode a file (or take an array) and return one clean mono signal.
 
-    Steps, in order: decode → check finite → detect clipping (per channel, at the source rate) →
-    mix to mono by the mean of the channels → remove the DC offset (:func:`_remove_offset`) → reject
-    silence → trim leading/trailing silence → check the duration → resample.
+    Steps, in order: decode (noting a file cut short of what its header promises) → check finite →
+    detect clipping (per channel, at the source rate) → mix to mono by the mean of the channels →
+    remove the DC offset (:func:`_remove_offset`) → reject silence → trim leading/trailing silence →
+    check the duration (at least :data:`MIN_SOUND_S` of sound, at most ``max_seconds``) → resample →
+    listen for several notes at once.
 
     Parameters
     ----------
@@ -175,6 +197,10 @@ def load_audio(
         The file or array holds no samples.
     SilentAudioError
         The peak (after DC removal and mixing to mono) is below -90 dBFS.
+    AudioTooShortError
+        Less than :data:`MIN_SOUND_S` (50 ms) lies between the first and the last sample within
+        ``trim_db`` of the peak (whether or not ``trim`` is set); the message also says when the
+        file looks truncated.
     AudioTooLongError
         The signal is longer than ``max_seconds``.
     AudioError
@@ -187,12 +213,13 @@ def load_audio(
     if not trim_db > 0:
         raise ValueError(f"trim_db must be a positive number of dB below the peak, got {trim_db!r}.")
 
+    promised = None
     if isinstance(source, tuple):
         label = "<array>"
         data, orig_sr, full_scale = _from_array(source)
     elif isinstance(source, (str, os.PathLike)):
         label = str(source)
-        data, orig_sr, full_scale = _from_file(Path(source), max_seconds=max_seconds, trim=trim)
+        data, orig_sr, full_scale, promised = _from_file(Path(source), max_seconds=max_seconds, trim=trim)
     else:
         raise AudioError(
             f"Cannot load audio from a {type(source).__name__}. "
@@ -212,6 +239,18 @@ def load_audio(
         )
 
     warnings: list[str] = []
+    truncated = ""
+    if promised is not None:
+        truncated = (
+            f"its header promises {promised} frames ({promised / orig_sr:.3f} s) of audio, "
+            f"but it holds only {n_frames} ({n_frames / orig_sr:.3f} s)"
+        )
+    if channels > 2:
+        warnings.append(
+            f"channels: {channels} channels were mixed down to mono; a surround or multitrack recording may "
+            "hold sounds that do not belong to one note. Hint: export the one channel (or the stereo mix) "
+            "that holds the note."
+        )
     clipped = _clipped_fraction(data, positive_full_scale=full_scale)
     if clipped > 0:
         warnings.append(
@@ -242,10 +281,17 @@ def load_audio(
     if peak_db < _QUIET_DB:
         warnings.append(f"level: the peak is only {peak_db:.1f} dBFS; noise may dominate the analysis.")
 
+    loud = np.flatnonzero(np.abs(mono) >= peak * 10.0 ** (-trim_db / 20.0))
+    sounding = (int(loud[-1]) - int(loud[0]) + 1) / orig_sr
+    if sounding < MIN_SOUND_S:
+        raise AudioTooShortError(_too_short_message(label, sounding, trim_db, truncated=truncated))
+    if truncated:
+        warnings.append(
+            f"truncated: {truncated}; the match uses what it holds. Hint: export or copy the file "
+            "again (a download or a recording may have stopped early)."
+        )
     start, n_source = 0, len(mono)
     if trim:
-        threshold = peak * 10.0 ** (-trim_db / 20.0)
-        loud = np.flatnonzero(np.abs(mono) >= threshold)
         start = max(0, int(loud[0]) - round(PRE_ROLL_S * orig_sr))
         stop = min(len(mono), int(loud[-1]) + 1 + round(POST_ROLL_S * orig_sr))
         mono = mono[start:stop]
@@ -257,6 +303,9 @@ def load_audio(
     trimmed_end = n_source - start - len(mono)  # in source samples: count before resampling
     mono = resample(mono, orig_sr=orig_sr, target_sr=int(sample_rate))
     samples = np.ascontiguousarray(mono, dtype=np.float32)
+    chord = polyphony_warning(samples, int(sample_rate))
+    if chord:
+        warnings.append(chord)
     return LoadedAudio(
         samples=samples,
         sample_rate=int(sample_rate),
@@ -339,6 +388,24 @@ def _too_long_message(label: str, duration: float, max_seconds: float, *, trimme
     )
 
 
+def _too_short_message(label: str, sounding: float, trim_db: float, *, truncated: str) -> str:
+    minimum = _duration_text(MIN_SOUND_S)
+    why = f"the file looks truncated ({truncated}), and " if truncated else ""
+    again = "export the whole file again, and " if truncated else ""
+    return (
+        f"{label}: {why}the sound lasts only {_duration_text(sounding)} (from its first to its last sample "
+        f"within {trim_db:g} dB of its peak); the minimum is {minimum}, as a shorter sound has no attack, "
+        f"decay or pitch to read. Hint: {again}record or export at least {minimum} of the note."
+    )
+
+
+def _duration_text(seconds: float) -> str:
+    """``"1.8 ms"``, ``"50 ms"``, ``"1.50 s"``."""
+    if seconds < 0.01:
+        return f"{1000 * seconds:.1f} ms"
+    return f"{1000 * seconds:.0f} ms" if seconds < 1.0 else f"{seconds:.2f} s"
+
+
 def _from_array(source: tuple) -> tuple[np.ndarray, int, float]:
     """Validate ``(samples, sample_rate)``; return frames-first float64 data, the rate and the positive full scale."""
     if len(source) != 2:
@@ -376,8 +443,9 @@ def _from_array(source: tuple) -> tuple[np.ndarray, int, float]:
     return arr, int(sr), full_scale
 
 
-def _from_file(path: Path, *, max_seconds: float, trim: bool) -> tuple[np.ndarray, int, float]:
-    """Decode a file; return frames-first float64 data, its sample rate and the positive full scale."""
+def _from_file(path: Path, *, max_seconds: float, trim: bool) -> tuple[np.ndarray, int, float, int | None]:
+    """Decode a file; return frames-first float64 data, its sample rate, the positive full scale,
+    and the frame count its header promises when it holds fewer (a truncated file), else None."""
     if not path.exists():
         raise AudioFileNotFoundError(
             f"{path}: no such file. Hint: check the path (relative paths start from {Path.cwd()})."
@@ -408,7 +476,13 @@ def _from_file(path: Path, *, max_seconds: float, trim: bool) -> tuple[np.ndarra
         raise UnsupportedFormatError(_unsupported_message(path, ext, detected=info.format_info))
 
     if info.frames == 0:
-        raise EmptyAudioError(f"{path}: the file holds no samples. Hint: re-export the sound.")
+        size = path.stat().st_size
+        why = (
+            f", though it is {size} bytes long: it looks truncated or damaged"
+            if size > _EMPTY_FILE_BYTES
+            else ""
+        )
+        raise EmptyAudioError(f"{path}: the file holds no samples{why}. Hint: re-export the sound.")
     raw_duration = info.frames / info.samplerate
     limit = max_seconds * (_DECODE_LIMIT_FACTOR if trim else 1.0)
     if raw_duration > limit:
@@ -423,7 +497,71 @@ def _from_file(path: Path, *, max_seconds: float, trim: bool) -> tuple[np.ndarra
         ) from None
     bits = _SUBTYPE_BITS.get(info.subtype)
     full_scale = 1.0 - 2.0 ** (1 - bits) if bits else 1.0
-    return data, int(sr), full_scale
+    promised = _promised_frames(path, info.format, decoded_frames=info.frames)
+    slack = _LOSSY_SHORTFALL * promised if promised is not None and info.format in ("MP3", "OGG") else 0.0
+    cut_short = promised is not None and promised - len(data) > slack
+    return data, int(sr), full_scale, (promised if cut_short else None)
+
+
+def _promised_frames(path: Path, container: str, *, decoded_frames: int) -> int | None:
+    """The frame count a file's header promises, or None where it says none that can be trusted.
+
+    libsndfile reads a WAV or AIFF file cut short as far as it goes, and reports that shorter
+    length as the file's, so the header is read here: the ``data`` chunk's size over the frame
+    size (WAV; for a compressed subtype such as ADPCM, whose blocks hold many frames each, that is
+    fewer than it holds, so such a file is never called truncated), the ``COMM`` chunk's frame
+    count (AIFF). FLAC, MP3 (a Xing/LAME header) and OGG
+    streams hold their length where libsndfile reports it (MP3 without a Xing header: an estimate
+    from the file's size, which a cut file shrinks with it). RF64 gives None.
+    """
+    try:
+        with open(path, "rb") as fh:
+            if container in ("WAV", "WAVEX"):
+                return _wav_promised_frames(fh)
+            if container == "AIFF":
+                return _aiff_promised_frames(fh)
+    except (OSError, struct.error):
+        return None
+    return decoded_frames if container in ("FLAC", "MP3", "OGG") and decoded_frames > 0 else None
+
+
+def _chunks(fh: BinaryIO, *, endian: str, limit: int = 64) -> Iterator[tuple[bytes, int]]:
+    """``(chunk id, size)`` of a RIFF or IFF file's top-level chunks from the current position,
+    leaving ``fh`` at each chunk's data (the caller may read it; the next step seeks past it)."""
+    for _ in range(limit):
+        head = fh.read(8)
+        if len(head) < 8:
+            return
+        size = struct.unpack(endian + "I", head[4:])[0]
+        data_at = fh.tell()
+        yield head[:4], size
+        fh.seek(data_at + size + (size & 1))
+
+
+def _wav_promised_frames(fh: BinaryIO) -> int | None:
+    head = fh.read(12)
+    if head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+        return None
+    endian = "<" if head[:4] == b"RIFF" else ">"
+    block_align = 0
+    for cid, size in _chunks(fh, endian=endian):
+        if cid == b"fmt " and size >= 14:
+            block_align = struct.unpack(endian + "H", fh.read(14)[12:14])[0]
+        elif cid == b"data":
+            if not block_align or size == 0 or size >= _WAV_SIZE_PLACEHOLDER:
+                return None
+            return size // block_align
+    return None
+
+
+def _aiff_promised_frames(fh: BinaryIO) -> int | None:
+    head = fh.read(12)
+    if head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
+        return None
+    for cid, size in _chunks(fh, endian=">"):
+        if cid == b"COMM" and size >= 6:
+            return struct.unpack(">I", fh.read(6)[2:6])[0] or None
+    return None
 
 
 def _unsupported_message(path: Path, ext: str, detected: str | None = None) -> str:
