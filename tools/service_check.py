@@ -334,7 +334,8 @@ def check_screenshot(args: argparse.Namespace, work: pathlib.Path) -> dict[str, 
         page.click("#submit")
         page.wait_for_selector("#result[data-state='done']", state="visible", timeout=600_000)
         page.wait_for_timeout(1500)  # the spectrograms draw
-        page.screenshot(path=str(out), full_page=True)
+        clip = {"x": 0, "y": 0, "width": args.width, "height": args.max_height} if args.max_height else None
+        page.screenshot(path=str(out), full_page=True, clip=clip)
         browser.close()
     server.stop()
     return {
@@ -369,6 +370,7 @@ def main() -> int:
     shot.add_argument("--sound", default="pluck_c4.wav")
     shot.add_argument("--budget", type=int, default=64)
     shot.add_argument("--width", type=int, default=1200)
+    shot.add_argument("--max-height", type=int, default=1560, help="crop to the top (0: the whole page)")
     ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
