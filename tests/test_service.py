@@ -135,6 +135,9 @@ def test_a_match_job_runs_and_its_files_download(tmp_path):
     matcher = FakeMatcher()
     with TestClient(_app(tmp_path, matcher)) as client:
         assert client.get("/v1/health").json()["status"] == "ok"
+        assert "/v1/matches" in client.get("/openapi.json").json()["paths"]
+        docs = client.get("/docs").text
+        assert "/openapi.json" in docs and "cdn" not in docs.lower()  # the API page ships with the package
         resp = client.post(
             "/v1/matches",
             files={"file": ("../../evil name.wav", _wav(), "text/plain")},

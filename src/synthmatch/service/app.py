@@ -156,6 +156,9 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
         version=__version__,
         description="Turn a sound into a Vital preset that reproduces it, and explain how it is built.",
         lifespan=lifespan,
+        # FastAPI's own /docs loads Swagger UI from a CDN; this server ships its own page
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runner = runner
     app.state.store = store
@@ -284,6 +287,10 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
             return HTMLResponse("<h1>synthmatch</h1><p>The page is not installed; the API is at /docs.</p>")
         return FileResponse(page, media_type="text/html")
 
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Any:
+        return FileResponse(STATIC / "api.html", media_type="text/html")
+
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Any:
         from fastapi import Response
@@ -301,6 +308,7 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
     # -- API -----------------------------------------------------------------------------
     @app.get("/v1/health")
     def health() -> dict[str, Any]:
+        """The server's state: version, queue, limits."""
         return {
             "status": "ok",
             "version": __version__,
@@ -328,6 +336,7 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
         note: Annotated[str, Form(description='"auto" or the MIDI note 0–127')] = "auto",
         candidates: Annotated[int, Form(ge=1, description="candidates to return")] = 3,
     ) -> dict[str, Any]:
+        """Upload a sound to match (multipart): 202 with the job's id; 413/415/422 for bad files, 429 when busy."""
         wait = uploads_limiter.take(_client(request))
         if wait > 0:
             raise _limit_error(wait, "uploads")
@@ -363,6 +372,7 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
 
     @app.get("/v1/matches")
     def list_matches(limit: int = 50) -> dict[str, Any]:
+        """The newest jobs (id, state, file name, best score)."""
         jobs = store.list(limit=max(1, min(limit, 200)))
         return {
             "matches": [
@@ -380,16 +390,19 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
 
     @app.get("/v1/matches/{job_id}")
     def read_match(job_id: str) -> dict[str, Any]:
+        """A job: state, progress, best, candidates, warnings, the URLs of its files."""
         return job_json(get_job(job_id))
 
     @app.delete("/v1/matches/{job_id}")
     def cancel_match(job_id: str) -> dict[str, Any]:
+        """Cancel a queued or running job; it keeps its best result so far."""
         get_job(job_id)
         runner.cancel(job_id)
         return job_json(get_job(job_id))
 
     @app.get("/v1/matches/{job_id}/events")
     async def match_events(job_id: str) -> StreamingResponse:
+        """Server-sent events: 'progress' with the job JSON on each change, then its final state."""
         get_job(job_id)
 
         async def stream() -> Any:
@@ -460,6 +473,7 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
     def explain(
         request: Request, file: Annotated[UploadFile, File(description="a .vital preset")]
     ) -> dict[str, Any]:
+        """A .vital preset's tutorial (measured tiers as HTML and Markdown) and recipe."""
         wait = uploads_limiter.take(_client(request))
         if wait > 0:
             raise _limit_error(wait, "uploads")
