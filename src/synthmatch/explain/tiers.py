@@ -8,8 +8,8 @@
    measured reason ("Without it the sound is 3.1 dB further from the full preset: duller").
    A step is one module panel (an oscillator, a filter, an envelope, an effect: the audible
    controls you set there) or one matrix row.
-3. **Fine details** — the other audible steps in module order with exact values, and the exact
-   values of *Build it* steps whose knob reading is rounded.
+3. **Fine details** — the other audible steps by module panel, the most audible first, with exact
+   values, and the exact values of *Build it* steps whose knob reading is rounded.
 
 Steps nobody can hear are listed last as "no audible effect". Following the three tiers and
 that list, in that order, rebuilds the preset exactly (:func:`tier_order`,
@@ -26,7 +26,16 @@ from synthmatch.explain.ablation import Ablation, needs_of
 from synthmatch.explain.recipe_format import Recipe, Step
 from synthmatch.vital.preset import Preset
 
-__all__ = ["TIERS", "assign_tiers", "build_groups", "build_steps", "knob_text", "summary", "tier_order"]
+__all__ = [
+    "TIERS",
+    "assign_tiers",
+    "build_groups",
+    "build_steps",
+    "detail_sections",
+    "knob_text",
+    "summary",
+    "tier_order",
+]
 
 #: Tier names in the order the tutorial gives them.
 TIERS = ("build", "detail", "silent")
@@ -96,12 +105,34 @@ def build_steps(recipe: Recipe) -> list[Step]:
     return [s for g in build_groups(recipe) for s in g]
 
 
+def detail_sections(recipe: Recipe) -> list[tuple[str, list[Step]]]:
+    """The *Fine details* by module panel, the most audible panel first; inside one, a switch, a
+    file or a filter model first (other labels depend on them), then the most audible steps.
+    Matrix rows keep their row order."""
+    by_section: dict[str, list[Step]] = {}
+    for s in recipe.tier("detail"):
+        by_section.setdefault(s.section, []).append(s)
+
+    def loudest(steps: list[Step]) -> float:
+        return max((s.impact_db or 0.0) for s in steps)
+
+    def key(s: Step) -> tuple[int, float, int]:
+        first = s.action == "load" or s.name.endswith(("_on", "_model"))
+        return (0 if first else 1, -(s.impact_db or 0.0), s.order)
+
+    out = []
+    for section, steps in sorted(by_section.items(), key=lambda kv: -loudest(kv[1])):
+        ordered = steps if section == "Modulation matrix" else sorted(steps, key=key)
+        out.append((section, ordered))
+    return out
+
+
 def tier_order(recipe: Recipe) -> list[Step]:
     """Every step in the order the tutorial gives them: *Build it*, *Fine details*, silent."""
     if not any(s.tier for s in recipe.steps):
         return list(recipe.steps)
-    first = build_steps(recipe)
-    return first + recipe.tier("detail") + recipe.tier("silent")
+    details = [s for _, steps in detail_sections(recipe) for s in steps]
+    return build_steps(recipe) + details + recipe.tier("silent")
 
 
 def summary(recipe: Recipe) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import numpy as np
 from synthmatch.explain import display as disp
 from synthmatch.explain.ablation import group_of as group_key
 from synthmatch.explain.recipe import PRECISION_NOTE, Recipe, Step, build_recipe
-from synthmatch.explain.tiers import assign_tiers, build_groups
+from synthmatch.explain.tiers import assign_tiers, build_groups, detail_sections
 from synthmatch.render.pool import RenderPool
 from synthmatch.render.probe import Probe
 from synthmatch.vital.preset import Preset
@@ -159,10 +159,7 @@ def render_markdown(recipe: Recipe, *, notes: list[str] | None = None) -> str:
         lines += [f"- **{s.label}**: {_value_text(s, knob=False)}" for s in rounded]
         lines.append("")
     number = len(groups)
-    for section in recipe.sections:
-        steps = [s for s in details if s.section == section]
-        if not steps:
-            continue
+    for section, steps in detail_sections(recipe):
         lines += [f"### {section}", ""]
         if section in _SECTION_HINTS:
             lines += [_SECTION_HINTS[section], ""]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from synthmatch.explain.ablation import group_of
 from synthmatch.explain.figures import Figure
 from synthmatch.explain.recipe import PRECISION_NOTE, Recipe, Step
-from synthmatch.explain.tiers import build_groups
+from synthmatch.explain.tiers import build_groups, detail_sections
 from synthmatch.explain.tutorial import _SECTION_HINTS, action_text
 
 __all__ = ["TUTORIAL_CSS", "inline_markdown", "tutorial_page", "tutorial_section"]
@@ -141,10 +141,7 @@ def _details(recipe: Recipe, start: int) -> list[str]:
         ]
         out.append("</table>")
     number = start
-    for section in recipe.sections:
-        steps = [s for s in details if s.section == section]
-        if not steps:
-            continue
+    for section, steps in detail_sections(recipe):
         out.append(f"<h3>{html.escape(section)}</h3>")
         if section in _SECTION_HINTS:
             out.append(f"<p>{inline_markdown(_SECTION_HINTS[section])}</p>")
