@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from synthmatch.audio.pitch import hz_to_midi
 from synthmatch.errors import RenderError
 from synthmatch.explain.descriptors import describe_audio
 from synthmatch.explain.recipe_format import Recipe, Step
@@ -198,7 +199,7 @@ def _features(audio: np.ndarray, sample_rate: int, note_seconds: float) -> dict[
         "movement": d.movement,
         "width_db": max(width_db, -60.0),
         "level_db": d.peak_db,
-        "pitch_midi": 69 + 12 * math.log2(d.pitch_hz / 440.0) if d.pitch_hz else math.nan,
+        "pitch_midi": hz_to_midi(d.pitch_hz) if d.pitch_hz else math.nan,
     }
 
 
@@ -361,52 +362,6 @@ def groups_of(recipe: Recipe) -> dict[str, list[str]]:
     return out
 
 
-def _revert(recipe: Recipe, preset: Preset, keys: Sequence[str]) -> tuple[str, Any]:
-    """("variant", control changes) or ("preset", a preset) reverting the steps ``keys``."""
-    from synthmatch.explain.activity import sounding_modulations
-
-    init = Preset.init()
-    slots = preset.slot_assignment()
-    sounding = [i for i, on in enumerate(sounding_modulations(preset.modulations)) if on]
-    by_name = {s.name: s for s in recipe.steps}
-    changes: dict[str, float] = {}
-    loads: list[Step] = []
-    for k in keys:
-        s = by_name[k]
-        if s.action in ("set", "order"):
-            changes[s.name] = float(init.values[s.name])
-        elif s.action == "connect":
-            i = sounding[int(_MOD_ROW.match(s.name).group(1)) - 1]  # type: ignore[union-attr]
-            changes[f"modulation_{slots[i]}_amount"] = 0.0
-            if preset.modulations[i].amount == 0.0:
-                # it sounds only through connections into its amount: those go to 0 with it
-                into = f"modulation_{slots[i]}_amount"
-                for j, mod in enumerate(preset.modulations):
-                    if mod.destination == into:
-                        changes[f"modulation_{slots[j]}_amount"] = 0.0
-        else:
-            loads.append(s)
-    if not loads:
-        return "variant", changes
-    p = preset.control_copy()
-    for s in loads:
-        hit = re.fullmatch(r"(osc|lfo)_(\d)_(wavetable|shape)", s.name)
-        if hit and hit.group(1) == "osc":
-            p.wavetables[int(hit.group(2)) - 1] = init.wavetables[int(hit.group(2)) - 1]
-        elif hit:
-            p.lfo_shapes[int(hit.group(2)) - 1] = init.lfo_shapes[int(hit.group(2)) - 1]
-        else:
-            p.sample = init.sample
-    slot_index = {slot: i for i, slot in enumerate(slots)}
-    for name, v in changes.items():
-        hit = re.fullmatch(r"modulation_(\d+)_amount", name)
-        if hit:
-            p.modulations[slot_index[int(hit.group(1))]].amount = v
-        else:
-            p.values[name] = v
-    return "preset", p
-
-
 def measure_probe(probe: Probe) -> Probe:
     """The probe of the ablation renders: ``probe`` with the note held at most
     :data:`MEASURE_NOTE_S` and rendered at most :data:`MEASURE_TAIL_S` past the release."""
@@ -425,7 +380,14 @@ class _Measurer:
     def __init__(
         self, recipe: Recipe, preset: Preset, probe: Probe, pool: RenderPool, *, full: RenderOutcome | None
     ) -> None:
+        from synthmatch.explain.activity import sounding_modulations
+
         self.recipe, self.preset, self.probe, self.pool = recipe, preset, probe, pool
+        # what every revert reads (the init preset takes ~10 ms to build: once per preset)
+        self.init = Preset.init()
+        self.slots = preset.slot_assignment()
+        self.sounding = [i for i, on in enumerate(sounding_modulations(preset.modulations)) if on]
+        self.by_name = {s.name: s for s in recipe.steps}
         self.short = measure_probe(probe)
         self.base_json = preset_json_of(preset)
         self.renders = 0
@@ -456,9 +418,44 @@ class _Measurer:
         self.renders += len(futs)
         return {k: f.result() for k, f in futs.items()}
 
+    def revert(self, keys: Sequence[str]) -> tuple[str, Any]:
+        """("variant", control changes) or ("preset", a preset) reverting the steps ``keys``."""
+        from synthmatch.search.refine import apply_changes
+
+        preset, init, slots = self.preset, self.init, self.slots
+        changes: dict[str, float] = {}
+        loads: list[Step] = []
+        for k in keys:
+            s = self.by_name[k]
+            if s.action in ("set", "order"):
+                changes[s.name] = float(init.values[s.name])
+            elif s.action == "connect":
+                i = self.sounding[int(_MOD_ROW.match(s.name).group(1)) - 1]  # type: ignore[union-attr]
+                changes[f"modulation_{slots[i]}_amount"] = 0.0
+                if preset.modulations[i].amount == 0.0:
+                    # it sounds only through connections into its amount: those go to 0 with it
+                    into = f"modulation_{slots[i]}_amount"
+                    for j, mod in enumerate(preset.modulations):
+                        if mod.destination == into:
+                            changes[f"modulation_{slots[j]}_amount"] = 0.0
+            else:
+                loads.append(s)
+        if not loads:
+            return "variant", changes
+        p = preset.control_copy()
+        for s in loads:
+            hit = re.fullmatch(r"(osc|lfo)_(\d)_(wavetable|shape)", s.name)
+            if hit and hit.group(1) == "osc":
+                p.wavetables[int(hit.group(2)) - 1] = init.wavetables[int(hit.group(2)) - 1]
+            elif hit:
+                p.lfo_shapes[int(hit.group(2)) - 1] = init.lfo_shapes[int(hit.group(2)) - 1]
+            else:
+                p.sample = init.sample
+        return "preset", apply_changes(p, changes)
+
     def impacts(self, sets: Mapping[str, Sequence[str]]) -> dict[str, Impact]:
         """The impact of reverting each named set of steps."""
-        jobs = {k: _revert(self.recipe, self.preset, keys) for k, keys in sets.items()}
+        jobs = {k: self.revert(keys) for k, keys in sets.items()}
         outs = self.run(jobs, self.short)
         sr, note = self.probe.sample_rate, self.short.note_seconds
         result: dict[str, Impact] = {}

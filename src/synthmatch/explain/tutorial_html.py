@@ -18,7 +18,7 @@ from synthmatch.explain.recipe import PRECISION_NOTE, Recipe, Step
 from synthmatch.explain.tiers import build_groups, detail_sections
 from synthmatch.explain.tutorial import _SECTION_HINTS, action_text
 
-__all__ = ["TUTORIAL_CSS", "inline_markdown", "tutorial_page", "tutorial_section"]
+__all__ = ["TUTORIAL_CSS", "inline_markdown", "section_of_page", "tutorial_page", "tutorial_section"]
 
 #: Styles of the fragment (scoped to ``.sm-tutorial``).
 TUTORIAL_CSS = """
@@ -205,6 +205,13 @@ def tutorial_section(recipe: Recipe, figures: Sequence[Figure] = ()) -> str:
         out.append("</ol>")
     out.append("</section>")
     return "\n".join(out)
+
+
+def section_of_page(page: str) -> str:
+    """The :func:`tutorial_section` inside a :func:`tutorial_page` (the page itself if it has none)."""
+    start = page.find("<section class='sm-tutorial'>")
+    end = page.rfind("</section>")
+    return page[start : end + len("</section>")] if start >= 0 and end > start else page
 
 
 def tutorial_page(recipe: Recipe, figures: Sequence[Figure] = ()) -> str:

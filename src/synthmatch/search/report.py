@@ -132,26 +132,24 @@ def write_outputs(
             save_wav(cdir / f"candidate_{i + 1}.wav", c.audio, sr)
     section = None
     if tutorial:
-        from synthmatch.explain.figures import figures_for
-        from synthmatch.explain.tutorial import tutorial_recipe, write_tutorial
-        from synthmatch.explain.tutorial_html import tutorial_section
+        from synthmatch.explain.tutorial import write_tutorial
+        from synthmatch.explain.tutorial_html import section_of_page
 
         try:
             audio = result.best.audio if result.best.audio.size else None
-            recipe = tutorial_recipe(
+            tpaths = write_tutorial(
                 result.best.preset,
+                out,
                 audio=audio,
                 sample_rate=sr,
                 note_seconds=result.probe.note_seconds,
+                llm=llm,
                 measure=measure,
                 probe=result.probe,
                 pool=pool,
             )
-            tpaths = write_tutorial(result.best.preset, out, llm=llm, recipe=recipe, probe=result.probe)
             paths.update({f"tutorial_{k}": pathlib.Path(v) for k, v in tpaths.items()})
-            section = tutorial_section(
-                recipe, figures_for(result.best.preset, note_seconds=result.probe.note_seconds)
-            )
+            section = section_of_page(tpaths["html"].read_text(encoding="utf-8"))
         except Exception as exc:  # the match itself must not be lost
             warnings.warn(f"tutorial could not be written: {exc!r}", stacklevel=2)
     doc: dict[str, Any] = result.to_dict()

@@ -28,7 +28,14 @@ from starlette.exceptions import HTTPException
 from synthmatch.service.config import ServiceConfig
 from synthmatch.service.jobs import JobRunner, job_files
 from synthmatch.service.store import Job, JobStore
-from synthmatch.service.validation import ServiceError, display_name, human_bytes, sniff_audio, sniff_preset
+from synthmatch.service.validation import (
+    AUDIO_FORMATS,
+    ServiceError,
+    display_name,
+    human_bytes,
+    sniff_audio,
+    sniff_preset,
+)
 
 __all__ = ["ServiceConfig", "create_app"]
 
@@ -324,7 +331,7 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
                 "max_file_seconds": cfg.max_file_seconds,
                 "max_budget": cfg.max_budget,
                 "max_candidates": cfg.max_candidates,
-                "formats": ["wav", "flac", "ogg", "mp3", "aiff"],
+                "formats": list(AUDIO_FORMATS),
             },
         }
 
@@ -459,7 +466,9 @@ def create_app(config: ServiceConfig | None = None, *, matcher: Any = None) -> A
             raise ServiceError(
                 404, "not_ready", f"the tutorial of match {job_id} is not written yet (state {job.state})."
             )
-        return HTMLResponse(_section_of(path.read_text(encoding="utf-8")))
+        from synthmatch.explain.tutorial_html import section_of_page
+
+        return HTMLResponse(section_of_page(path.read_text(encoding="utf-8")))
 
     @app.get("/v1/matches/{job_id}/tutorial.md")
     def tutorial_markdown(job_id: str) -> FileResponse:
@@ -604,13 +613,6 @@ def _remove(folder: pathlib.Path) -> None:
     import shutil
 
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def _section_of(page: str) -> str:
-    """The ``<section class='sm-tutorial'>`` of a tutorial page."""
-    start = page.find("<section class='sm-tutorial'>")
-    end = page.rfind("</section>")
-    return page[start : end + len("</section>")] if start >= 0 and end > start else page
 
 
 def _explain(data: bytes, name: str, runner: JobRunner) -> dict[str, Any]:

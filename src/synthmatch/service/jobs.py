@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from synthmatch.search.match import MatchResult
-from synthmatch.service.store import JobStore
+from synthmatch.service.store import Job, JobStore
 from synthmatch.service.validation import ServiceError
 
 __all__ = ["JobRunner", "result_summary"]
@@ -207,13 +207,9 @@ class JobRunner:
                 return
             self._instant_done.add(job_id)
         job = self.store.get(job_id)
-        note = job.options.get("note", "auto")
         try:
             quick = self.matcher.match(
-                str(self.store.folder(job_id) / job.target),
-                budget=0,
-                note=None if note == "auto" else int(note),
-                candidates=int(job.options.get("candidates", 3)),
+                str(self.store.folder(job_id) / job.target), budget=0, **_settings(job)
             )
         except Exception:
             return
@@ -246,13 +242,8 @@ class JobRunner:
         cancel = self._cancel.setdefault(job_id, threading.Event())
         folder = self.store.folder(job_id)
         target = folder / job.target
-        opts = job.options
-        budget = int(opts.get("budget", 64))
-        note = opts.get("note", "auto")
-        settings = {
-            "note": None if note == "auto" else int(note),
-            "candidates": int(opts.get("candidates", 3)),
-        }
+        budget = int(job.options.get("budget", 64))
+        settings = _settings(job)
         self.store.update(
             job_id,
             state="running",
@@ -296,6 +287,15 @@ class JobRunner:
         self.store.update(job_id, state=state, result=summary, warnings=warnings, message=message)
         self._cancel.pop(job_id, None)
         self._instant_done.discard(job_id)
+
+
+def _settings(job: Job) -> dict[str, Any]:
+    """The match settings of a job's options (besides its budget)."""
+    note = job.options.get("note", "auto")
+    return {
+        "note": None if note == "auto" else int(note),
+        "candidates": int(job.options.get("candidates", 3)),
+    }
 
 
 def _failure_message(exc: Exception) -> str:

@@ -14,7 +14,6 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -86,6 +85,7 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._columns = [d[0] for d in self._db.execute("SELECT * FROM jobs LIMIT 0").description]
         self._changed = threading.Condition(self._lock)
         self.version = 0
 
@@ -173,8 +173,7 @@ class JobStore:
             return int(n)
 
     def _job(self, row: tuple[Any, ...]) -> Job:
-        names = [d[0] for d in self._db.execute("SELECT * FROM jobs LIMIT 0").description]
-        d = dict(zip(names, row))
+        d = dict(zip(self._columns, row))
         d["options"] = json.loads(d["options"])
         d["warnings"] = json.loads(d["warnings"])
         d["result"] = None if d["result"] is None else json.loads(d["result"])
@@ -191,20 +190,6 @@ class JobStore:
             if self.version == version:
                 self._changed.wait(timeout)
             return self.version
-
-    def watch(self, job_id: str, *, timeout: float = 15.0) -> Iterator[Job]:
-        """The job each time it changes, until it reaches a final state (a keep-alive on timeout)."""
-        version = -1
-        last: tuple[Any, ...] | None = None
-        while True:
-            version = self.wait_change(version, timeout)
-            job = self.get(job_id)
-            key = (job.state, job.done, job.total, job.message, job.updated if job.final else 0)
-            if key != last:
-                last = key
-                yield job
-            if job.final:
-                return
 
     # -- restart -------------------------------------------------------------------------
     def recover(self, *, max_attempts: int = 2) -> tuple[list[str], list[str]]:

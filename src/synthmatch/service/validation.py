@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["ServiceError", "display_name", "sniff_audio", "sniff_preset"]
+__all__ = ["AUDIO_FORMATS", "ServiceError", "display_name", "sniff_audio", "sniff_preset"]
 
 
 @dataclass
@@ -29,14 +29,8 @@ class ServiceError(Exception):
         return self.message
 
 
-# (magic test, extension, format name)
-_SIGNATURES: tuple[tuple[str, str], ...] = (
-    ("wav", "WAV"),
-    ("flac", "FLAC"),
-    ("ogg", "Ogg"),
-    ("aiff", "AIFF"),
-    ("mp3", "MP3"),
-)
+#: What :func:`sniff_audio` recognises (and the decoder reads).
+AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3", "aiff")
 
 
 def sniff_audio(head: bytes) -> str | None:
@@ -66,10 +60,6 @@ def sniff_preset(data: bytes) -> None:
             "this file is not a Vital preset: a .vital file is JSON and starts with '{'. "
             "Hint: in Vital, save the preset (File → Save) and upload the .vital file.",
         )
-
-
-def describe_formats() -> str:
-    return ", ".join(name for _, name in _SIGNATURES)
 
 
 _UNSAFE = re.compile(r"[^\w .()+,'&-]+")
